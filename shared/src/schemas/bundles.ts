@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { bundleName, isoDateTime } from '../names.ts';
+
+export const bundleKind = z.enum(['local', 'git']);
+
+export const reconcileBundlesInput = z.strictObject({
+  /**
+   * The processor group whose configuration this is. Reconcile deactivates only bundles this
+   * group activated before, never another group's.
+   */
+  group: z.string().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/, 'a group is letters, digits, ".", "_" or "-"'),
+  bundles: z
+    .array(z.strictObject({ name: bundleName, kind: bundleKind }))
+    .max(1000)
+    .refine((list) => new Set(list.map((b) => b.name)).size === list.length, 'bundle names must be unique'),
+});
+export const reconcileBundlesOutput = z.object({
+  activated: z.array(z.string()),
+  deactivated: z.array(z.string()),
+});
+
+export const bundleStateInput = z.strictObject({ names: z.array(bundleName).min(1).max(1000) });
+export const bundleState = z.object({
+  name: z.string(),
+  kind: z.string(),
+  active: z.boolean(),
+  version: z.string().nullable(),
+  lastRefreshed: z.string().nullable(),
+});
+export const bundleStateOutput = z.object({ bundles: z.array(bundleState) });
+
+export const syncBundleInput = z.strictObject({
+  name: bundleName,
+  /** A git commit, or null for a bundle without versions (a local folder). */
+  version: z.string().min(1).max(200).nullable(),
+  lastRefreshed: isoDateTime,
+});

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { bundleName, dagId, isoDateTime, relativeFileloc } from '../names.ts';
+import { serializedDag } from '../dag/model.ts';
+
+export const WARNING_TYPE = {
+  runtimeVaryingValue: 'runtime varying value',
+} as const;
+
+export const dagWarning = z.strictObject({
+  dagId,
+  warningType: z.string().min(1).max(50),
+  message: z.string().max(10_000),
+});
+
+/** One file's parse, as the processor saw it: everything the server stores for the file. */
+export const persistFileInput = z
+  .strictObject({
+    bundleName,
+    /** The bundle's version the file was read at (a git commit), or null. */
+    bundleVersion: z.string().max(200).nullable(),
+    relativeFileloc,
+    /** Chosen by the processor for this parse; a retried persist with the same id is a no-op. */
+    parseId: z.uuid(),
+    parseStartedAt: isoDateTime,
+    parseFinishedAt: isoDateTime,
+    /** sha256 hex of the file's bytes, to tell a changed file from a runtime-varying one. */
+    contentHash: z.string().regex(/^[0-9a-f]{64}$/, 'contentHash is a sha256 hex digest'),
+    sourceCode: z.string(),
+    dags: z.array(serializedDag).max(10_000),
+    importError: z.strictObject({ stacktrace: z.string().min(1).max(1_000_000) }).nullable(),
+    warnings: z.array(dagWarning).max(10_000),
+    /** Priority parse requests this parse answers; deleted in the same transaction. */
+    priorityRequestIds: z.array(z.number().int().positive()).max(1000).default([]),
+    /** DAGPROC_STALE_DAG_THRESHOLD, seconds: DAGs this file stopped defining go stale past it. */
+    staleDagThreshold: z.number().int().min(0).max(86_400 * 30),
+  })
+  .refine((v) => Date.parse(v.parseFinishedAt) >= Date.parse(v.parseStartedAt), {
+    message: 'parseFinishedAt must not be before parseStartedAt',
+    path: ['parseFinishedAt'],
+  })
+  .refine((v) => new Set(v.dags.map((d) => d.dagId)).size === v.dags.length, {
+    message: 'a file result must not define the same dagId twice',
+    path: ['dags'],
+  });
+export type PersistFileInput = z.input<typeof persistFileInput>;
+
+export const persistFileOutput = z.object({
+  /** `superseded`: a newer parse of this file is already stored; `duplicate`: this parse was. */
+  outcome: z.enum(['applied', 'duplicate', 'superseded']),
+  dags: z.array(z.object({ dagId: z.string(), versionNumber: z.number(), newVersion: z.boolean() })),
+  /** DAG ids this file defined that another live file owns (the file gets an import error). */
+  rejected: z.array(z.object({ dagId: z.string(), ownerBundle: z.string(), ownerFileloc: z.string() })),
+  warnings: z.array(z.object({ dagId: z.string(), warningType: z.string(), message: z.string() })),
+});
+export type PersistFileOutput = z.infer<typeof persistFileOutput>;
+
+export const fileTokenInput = z.strictObject({ bundleName, relativeFileloc });
+export const fileTokenOutput = z.object({ token: z.string(), expiresAt: z.string() });
