@@ -9,6 +9,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+const SENSITIVE = /SECRET|PASSWORD|DATABASE_URL/;
+
 /** Parses `env` with a schema whose keys are the DAGPROC_* names. */
 export function parseEnv<S extends z.ZodObject>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const picked: Record<string, string | undefined> = {};
@@ -20,7 +22,8 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Record<string, s
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const name = String(issue.path[0] ?? 'configuration');
-  const got = picked[name];
+  // Secrets and URLs that may carry a password are named, never echoed.
+  const got = SENSITIVE.test(name) ? undefined : picked[name];
   throw new ConfigError(`${name}: ${issue.message}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`);
 }
 

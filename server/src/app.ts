@@ -1,0 +1,42 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { ServerDeps } from './deps.ts';
+import { isDatabaseUnavailable } from './errors.ts';
+import { dagProcessingApp } from './http/dag-processing.ts';
+import { executionApp } from './http/execution.ts';
+
+export type ApiAppName = 'dag-processing' | 'execution' | 'api';
+
+/** The HTTP surface, as DESIGN.md lists it; DAGPROC_API_APPS picks which apps are mounted. */
+export function createApp(deps: ServerDeps, apps: readonly ApiAppName[] = ['dag-processing', 'execution', 'api']): Hono {
+  const app = new Hono();
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.limits.maxBodyBytes,
+      onError: (c) =>
+        c.json({ detail: `request body is larger than ${deps.limits.maxBodyBytes} bytes (DAGPROC_MAX_BODY_BYTES)` }, 413),
+    }),
+  );
+
+  if (apps.includes('dag-processing')) app.route('/dag-processing', dagProcessingApp(deps));
+  if (apps.includes('execution')) app.route('/execution', executionApp(deps));
+
+  app.get('/.well-known/jwks.json', (c) =>
+    deps.jwks ? c.json(deps.jwks) : c.json({ detail: 'the signing key is symmetric: there is no public key to publish' }, 404),
+  );
+
+  app.notFound((c) => c.json({ detail: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    if (isDatabaseUnavailable(error)) {
+      deps.logger.error('database unavailable', { path: c.req.path, error });
+      return c.json({ detail: 'the metadata database is not reachable; retry later' }, 503);
+    }
+    deps.logger.error('request failed', { method: c.req.method, path: c.req.path, error });
+    return c.json({ detail: 'internal server error' }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,82 @@
+import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import { DomainError } from '../../errors.ts';
+import type { Db } from '../client.ts';
+import { dagBundle } from '../schema.ts';
+
+export class BundleOwnedElsewhere extends DomainError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}
+
+/**
+ * Activates a processor group's configured bundles and deactivates the bundles that group
+ * activated before but no longer has. Another group's active bundle is never taken over.
+ */
+export async function reconcileBundles(
+  db: Db,
+  input: { group: string; bundles: { name: string; kind: string }[] },
+): Promise<{ activated: string[]; deactivated: string[] }> {
+  return db.transaction(async (tx) => {
+    const names = input.bundles.map((b) => b.name);
+    const existing = names.length
+      ? await tx.select().from(dagBundle).where(inArray(dagBundle.name, names)).for('update')
+      : [];
+    const conflict = existing.find((b) => b.active && b.processorGroup !== null && b.processorGroup !== input.group);
+    if (conflict) {
+      throw new BundleOwnedElsewhere(
+        `bundle '${conflict.name}' is active for processor group '${conflict.processorGroup}', not '${input.group}'`,
+      );
+    }
+    const activated: string[] = [];
+    for (const bundle of input.bundles) {
+      const before = existing.find((b) => b.name === bundle.name);
+      if (!before || !before.active) activated.push(bundle.name);
+      await tx
+        .insert(dagBundle)
+        .values({ name: bundle.name, kind: bundle.kind, active: true, processorGroup: input.group })
+        .onConflictDoUpdate({
+          target: dagBundle.name,
+          set: { kind: bundle.kind, active: true, processorGroup: input.group, updatedAt: sql`now()` },
+        });
+    }
+    const gone = await tx
+      .update(dagBundle)
+      .set({ active: false, updatedAt: sql`now()` })
+      .where(
+        and(
+          eq(dagBundle.processorGroup, input.group),
+          eq(dagBundle.active, true),
+          names.length ? notInArray(dagBundle.name, names) : sql`true`,
+        ),
+      )
+      .returning({ name: dagBundle.name });
+    return { activated, deactivated: gone.map((g) => g.name).sort() };
+  });
+}
+
+export async function bundleStates(db: Db, names: string[]) {
+  const rows = await db.select().from(dagBundle).where(inArray(dagBundle.name, names));
+  return rows.map((r) => ({
+    name: r.name,
+    kind: r.kind,
+    active: r.active,
+    version: r.version,
+    lastRefreshed: r.lastRefreshed?.toISOString() ?? null,
+  }));
+}
+
+export class UnknownBundle extends DomainError {
+  constructor(message: string) {
+    super('PRECONDITION_FAILED', message);
+  }
+}
+
+export async function syncBundle(db: Db, input: { name: string; version: string | null; lastRefreshed: string }) {
+  const [row] = await db
+    .update(dagBundle)
+    .set({ version: input.version, lastRefreshed: new Date(input.lastRefreshed), updatedAt: sql`now()` })
+    .where(eq(dagBundle.name, input.name))
+    .returning({ name: dagBundle.name });
+  if (!row) throw new UnknownBundle(`bundle '${input.name}' is not registered; reconcile bundles first`);
+}

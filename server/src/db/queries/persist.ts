@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { z } from 'zod';
+import {
+  WARNING_TYPE,
+  dagHash,
+  sha256Hex,
+  type PersistFileOutput,
+  type SerializedDag,
+  type persistFileInput,
+} from '@dagproc/shared';
+import { DomainError } from '../../errors.ts';
+import type { Db, DbTx } from '../client.ts';
+import { queryRows } from '../client.ts';
+import { recordset, bigintList, textList } from '../sql.ts';
+import { UnknownBundle } from './bundles.ts';
+
+export type PersistFile = z.output<typeof persistFileInput>;
+
+interface ParsedFileRow {
+  parse_id: string | null;
+  parse_started_at: Date | string;
+  content_hash: string | null;
+  dag_ids: string[];
+}
+
+interface ExistingDag {
+  dag_id: string;
+  bundle_name: string;
+  relative_fileloc: string;
+  is_stale: boolean;
+}
+
+interface LatestVersion {
+  dag_id: string;
+  id: string;
+  version_number: number;
+  dag_hash: string;
+  source_code_hash: string | null;
+}
+
+export class BundleInactive extends DomainError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}
+
+/**
+ * Stores one file's parse in one transaction: its DAGs (a new version only when a DAG's hash
+ * changed), their code, the file's import error set or cleared, its DAGs' warnings replaced,
+ * the priority requests it answers deleted. Retried and out-of-order persists are safe: the
+ * file's row in `parsed_file` is locked first and compared by parse id and parse start time.
+ */
+export async function persistFile(db: Db, input: PersistFile): Promise<PersistFileOutput> {
+  const dags = [...input.dags].sort((a, b) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0));
+  return db.transaction(async (tx) => {
+    const [bundle] = await queryRows<{ active: boolean }>(
+      tx,
+      sql`select active from dag_bundle where name = ${input.bundleName}`,
+    );
+    if (!bundle) throw new UnknownBundle(`bundle '${input.bundleName}' is not registered; reconcile bundles first`);
+    if (!bundle.active) throw new BundleInactive(`bundle '${input.bundleName}' is inactive`);
+
+    const previous = await lockParsedFile(tx, input.bundleName, input.relativeFileloc);
+    if (previous.parse_id === input.parseId) {
+      return { outcome: 'duplicate', dags: await currentVersions(tx, dags), rejected: [], warnings: [] };
+    }
+    if (previous.parse_id !== null && new Date(previous.parse_started_at) > new Date(input.parseStartedAt)) {
+      // A newer parse of this file already landed; it answered the priority requests too.
+      await deletePriorityRequests(tx, input);
+      return { outcome: 'superseded', dags: [], rejected: [], warnings: [] };
+    }
+
+    const { accepted, rejected } = await claimOwnership(tx, input, dags);
+    const acceptedIds = accepted.map((d) => d.dagId);
+    const latest = await latestVersions(tx, acceptedIds);
+    const fileUnchanged = previous.content_hash === input.contentHash;
+    const sourceHash = sha256Hex(input.sourceCode);
+    const parsedAt = new Date(input.parseFinishedAt);
+    const hasImportError = input.importError !== null || rejected.length > 0;
+
+    await upsertDags(tx, input, accepted, hasImportError);
+
+    const versions: PersistFileOutput['dags'] = [];
+    const computedWarnings: PersistFileOutput['warnings'] = [];
+    for (const dag of accepted) {
+      const hash = dagHash(dag);
+      const last = latest.get(dag.dagId);
+      if (last && last.dag_hash === hash) {
+        if (last.source_code_hash !== sourceHash) await updateDagCode(tx, last.id, input, sourceHash);
+        versions.push({ dagId: dag.dagId, versionNumber: last.version_number, newVersion: false });
+        continue;
+      }
+      const versionNumber = (last?.version_number ?? 0) + 1;
+      await insertVersion(tx, input, dag, hash, versionNumber, sourceHash);
+      versions.push({ dagId: dag.dagId, versionNumber, newVersion: true });
+      if (last && fileUnchanged && previous.dag_ids.includes(dag.dagId)) {
+        computedWarnings.push({
+          dagId: dag.dagId,
+          warningType: WARNING_TYPE.runtimeVaryingValue,
+          message:
+            `DAG '${dag.dagId}' serialized differently although its file did not change, so every parse makes a ` +
+            `new version (now ${versionNumber}). A value computed at parse time, such as Date.now(), new Date() or ` +
+            `Math.random() in params, defaultArgs or a start date, varies between parses; compute it inside a task instead.`,
+        });
+      }
+    }
+
+    const warnings = [
+      ...input.warnings.filter((w) => acceptedIds.includes(w.dagId)),
+      ...computedWarnings.filter((c) => !input.warnings.some((w) => w.dagId === c.dagId && w.warningType === c.warningType)),
+    ];
+    await replaceWarnings(tx, acceptedIds, warnings);
+    await setImportError(tx, input, rejected, parsedAt);
+    await markDroppedDagsStale(tx, input, acceptedIds, parsedAt);
+
+    await tx.execute(sql`
+      update parsed_file set
+        parse_id = ${input.parseId},
+        parse_started_at = ${input.parseStartedAt}::timestamptz,
+        parse_finished_at = ${input.parseFinishedAt}::timestamptz,
+        content_hash = ${input.contentHash},
+        dag_ids = ${JSON.stringify(acceptedIds)}::jsonb
+      where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}`);
+    await deletePriorityRequests(tx, input);
+    return { outcome: 'applied', dags: versions, rejected, warnings };
+  });
+}
+
+async function lockParsedFile(tx: DbTx, bundleName: string, relativeFileloc: string): Promise<ParsedFileRow> {
+  await tx.execute(sql`
+    insert into parsed_file (bundle_name, relative_fileloc, parse_started_at, parse_finished_at)
+    values (${bundleName}, ${relativeFileloc}, to_timestamp(0), to_timestamp(0))
+    on conflict do nothing`);
+  const [row] = await queryRows<ParsedFileRow>(
+    tx,
+    sql`select parse_id, parse_started_at, content_hash, dag_ids from parsed_file
+        where bundle_name = ${bundleName} and relative_fileloc = ${relativeFileloc} for update`,
+  );
+  return row!;
+}
+
+/**
+ * DESIGN.md's ownership rule: a dag id stays with the live file that defined it first. Another
+ * file takes it over only once the owner's last parse no longer defined it, or the owner is
+ * gone (its DAG stale). Rows are created or locked in dag-id order so concurrent persists of
+ * two files sharing ids cannot deadlock.
+ */
+async function claimOwnership(tx: DbTx, input: PersistFile, dags: SerializedDag[]) {
+  const rejected: PersistFileOutput['rejected'] = [];
+  if (dags.length === 0) return { accepted: [] as SerializedDag[], rejected };
+  const ids = dags.map((d) => d.dagId);
+  // New ids become this file's at once; the insert also waits out a concurrent creator.
+  await tx.execute(sql`
+    insert into dag (dag_id, bundle_name, relative_fileloc, last_parsed_time)
+    select r.dag_id, ${input.bundleName}, ${input.relativeFileloc}, ${input.parseFinishedAt}::timestamptz
+    from ${recordset(ids.map((dag_id) => ({ dag_id })), sql`dag_id text`)}
+    order by r.dag_id
+    on conflict (dag_id) do nothing`);
+  const existing = await queryRows<ExistingDag>(
+    tx,
+    sql`select dag_id, bundle_name, relative_fileloc, is_stale from dag
+        where dag_id in ${textList(ids)} order by dag_id for update`,
+  );
+  const elsewhere = existing.filter(
+    (d) => !d.is_stale && (d.bundle_name !== input.bundleName || d.relative_fileloc !== input.relativeFileloc),
+  );
+  const ownerFiles = elsewhere.length
+    ? await queryRows<{ bundle_name: string; relative_fileloc: string; dag_ids: string[] }>(
+        tx,
+        sql`select pf.bundle_name, pf.relative_fileloc, pf.dag_ids
+            from parsed_file pf
+            join ${recordset(
+              elsewhere.map((d) => ({ b: d.bundle_name, f: d.relative_fileloc })),
+              sql`b text, f text`,
+            )} on pf.bundle_name = r.b and pf.relative_fileloc = r.f`,
+      )
+    : [];
+  const ownerStillDefines = (d: ExistingDag) =>
+    ownerFiles.some(
+      (o) => o.bundle_name === d.bundle_name && o.relative_fileloc === d.relative_fileloc && o.dag_ids.includes(d.dag_id),
+    );
+  const accepted: SerializedDag[] = [];
+  for (const dag of dags) {
+    const owner = elsewhere.find((d) => d.dag_id === dag.dagId);
+    if (owner && ownerStillDefines(owner)) {
+      rejected.push({ dagId: dag.dagId, ownerBundle: owner.bundle_name, ownerFileloc: owner.relative_fileloc });
+    } else {
+      accepted.push(dag);
+    }
+  }
+  return { accepted, rejected };
+}
+
+async function latestVersions(tx: DbTx, dagIds: string[]): Promise<Map<string, LatestVersion>> {
+  if (dagIds.length === 0) return new Map();
+  const rows = await queryRows<LatestVersion>(
+    tx,
+    sql`select distinct on (dv.dag_id) dv.dag_id, dv.id, dv.version_number, sd.dag_hash, dc.source_code_hash
+        from dag_version dv
+        join serialized_dag sd on sd.dag_version_id = dv.id
+        left join dag_code dc on dc.dag_version_id = dv.id
+        where dv.dag_id in ${textList(dagIds)}
+        order by dv.dag_id, dv.version_number desc`,
+  );
+  return new Map(rows.map((r) => [r.dag_id, { ...r, version_number: Number(r.version_number) }]));
+}
+
+async function currentVersions(tx: DbTx, dags: SerializedDag[]): Promise<PersistFileOutput['dags']> {
+  const latest = await latestVersions(
+    tx,
+    dags.map((d) => d.dagId),
+  );
+  return [...latest.values()].map((v) => ({ dagId: v.dag_id, versionNumber: v.version_number, newVersion: false }));
+}
+
+function ownersOf(dag: SerializedDag): string | null {
+  const owners = new Set<string>();
+  for (const task of dag.tasks) if (task.owner) owners.add(task.owner);
+  return owners.size ? [...owners].sort().join(', ') : null;
+}
+
+async function upsertDags(tx: DbTx, input: PersistFile, accepted: SerializedDag[], hasImportError: boolean) {
+  if (accepted.length === 0) return;
+  const rows = accepted.map((d) => ({
+    dag_id: d.dagId,
+    description: d.description,
+    timetable_summary: d.schedule,
+    tags: d.tags,
+    owners: ownersOf(d),
+  }));
+  await tx.execute(sql`
+    update dag set
+      bundle_name = ${input.bundleName},
+      relative_fileloc = ${input.relativeFileloc},
+      bundle_version = ${input.bundleVersion},
+      is_stale = false,
+      last_parsed_time = ${input.parseFinishedAt}::timestamptz,
+      description = r.description,
+      timetable_summary = r.timetable_summary,
+      tags = r.tags,
+      owners = r.owners,
+      has_import_errors = ${hasImportError}
+    from ${recordset(rows, sql`dag_id text, description text, timetable_summary text, tags jsonb, owners text`)}
+    where dag.dag_id = r.dag_id`);
+}
+
+async function insertVersion(
+  tx: DbTx,
+  input: PersistFile,
+  dag: SerializedDag,
+  hash: string,
+  versionNumber: number,
+  sourceHash: string,
+) {
+  const versionId = randomUUID();
+  await tx.execute(sql`
+    insert into dag_version (id, dag_id, version_number, bundle_name, bundle_version)
+    values (${versionId}, ${dag.dagId}, ${versionNumber}, ${input.bundleName}, ${input.bundleVersion})`);
+  await tx.execute(sql`
+    insert into serialized_dag (id, dag_version_id, dag_id, data, dag_hash)
+    values (${randomUUID()}, ${versionId}, ${dag.dagId}, ${JSON.stringify(dag)}::jsonb, ${hash})`);
+  await tx.execute(sql`
+    insert into dag_code (id, dag_version_id, dag_id, bundle_name, relative_fileloc, source_code, source_code_hash)
+    values (${randomUUID()}, ${versionId}, ${dag.dagId}, ${input.bundleName}, ${input.relativeFileloc},
+            ${input.sourceCode}, ${sourceHash})`);
+}
+
+/** The file changed (a comment, say) without changing the DAG: keep the version, refresh its code. */
+async function updateDagCode(tx: DbTx, versionId: string, input: PersistFile, sourceHash: string) {
+  await tx.execute(sql`
+    update dag_code set source_code = ${input.sourceCode}, source_code_hash = ${sourceHash},
+      bundle_name = ${input.bundleName}, relative_fileloc = ${input.relativeFileloc}, last_updated = now()
+    where dag_version_id = ${versionId}`);
+}
+
+async function replaceWarnings(tx: DbTx, dagIds: string[], warnings: PersistFileOutput['warnings']) {
+  if (dagIds.length === 0) return;
+  await tx.execute(sql`delete from dag_warning where dag_id in ${textList(dagIds)}`);
+  if (warnings.length === 0) return;
+  const rows = warnings.map((w) => ({ dag_id: w.dagId, warning_type: w.warningType, message: w.message }));
+  await tx.execute(sql`
+    insert into dag_warning (dag_id, warning_type, message)
+    select r.dag_id, r.warning_type, r.message
+    from ${recordset(rows, sql`dag_id text, warning_type text, message text`)}
+    on conflict (dag_id, warning_type) do update set message = excluded.message, timestamp = now()`);
+}
+
+async function setImportError(tx: DbTx, input: PersistFile, rejected: PersistFileOutput['rejected'], at: Date) {
+  const parts: string[] = [];
+  if (input.importError) parts.push(input.importError.stacktrace);
+  for (const r of rejected) {
+    const owner = r.ownerBundle === input.bundleName ? r.ownerFileloc : `${r.ownerFileloc} in bundle '${r.ownerBundle}'`;
+    parts.push(`DagIdConflict: dag id '${r.dagId}' is already defined by ${owner}; this file's definition was ignored`);
+  }
+  if (parts.length === 0) {
+    await tx.execute(sql`
+      delete from import_error where bundle_name = ${input.bundleName} and filename = ${input.relativeFileloc}`);
+    return;
+  }
+  await tx.execute(sql`
+    insert into import_error (bundle_name, filename, stacktrace, timestamp)
+    values (${input.bundleName}, ${input.relativeFileloc}, ${parts.join('\n\n')}, ${at.toISOString()}::timestamptz)
+    on conflict (bundle_name, filename) do update set stacktrace = excluded.stacktrace, timestamp = excluded.timestamp`);
+}
+
+/**
+ * DAGs this file defined before but not now go stale once the file is parsed more than the
+ * threshold after the DAG's last parse (Airflow's rule); until then a later sweep may catch them.
+ */
+async function markDroppedDagsStale(tx: DbTx, input: PersistFile, acceptedIds: string[], parsedAt: Date) {
+  await tx.execute(sql`
+    update dag set is_stale = true
+    where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}
+      and not is_stale
+      and dag_id not in ${textList(acceptedIds)}
+      and last_parsed_time < ${parsedAt.toISOString()}::timestamptz - make_interval(secs => ${input.staleDagThreshold})`);
+}
+
+async function deletePriorityRequests(tx: DbTx, input: PersistFile) {
+  if (input.priorityRequestIds.length === 0) return;
+  await tx.execute(sql`
+    delete from dag_priority_parsing_request
+    where id in ${bigintList(input.priorityRequestIds)}
+      and bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}`);
+}
+

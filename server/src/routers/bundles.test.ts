@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../testing/server.ts';
+
+let ts: TestServer;
+let api: ReturnType<TestServer['client']>;
+
+beforeAll(async () => {
+  ts = await startTestServer();
+  api = ts.client(await ts.processorToken());
+});
+afterAll(() => ts.close());
+
+describe('bundles', () => {
+  it("reconcile activates the group's bundles and deactivates those it no longer has", async () => {
+    expect(
+      await api.bundles.reconcile.mutate({ group: 'g1', bundles: [{ name: 'one', kind: 'local' }, { name: 'two', kind: 'git' }] }),
+    ).toEqual({ activated: ['one', 'two'], deactivated: [] });
+    expect(await api.bundles.reconcile.mutate({ group: 'g1', bundles: [{ name: 'one', kind: 'local' }] })).toEqual({
+      activated: [],
+      deactivated: ['two'],
+    });
+    const { bundles } = await api.bundles.state.query({ names: ['one', 'two'] });
+    expect(bundles.map((b) => [b.name, b.active]).sort()).toEqual([['one', true], ['two', false]]);
+  });
+
+  it("never deactivates another processor group's bundles", async () => {
+    await api.bundles.reconcile.mutate({ group: 'team-a', bundles: [{ name: 'a-dags', kind: 'local' }] });
+    await api.bundles.reconcile.mutate({ group: 'team-b', bundles: [{ name: 'b-dags', kind: 'local' }] });
+    await api.bundles.reconcile.mutate({ group: 'team-b', bundles: [] });
+    const { bundles } = await api.bundles.state.query({ names: ['a-dags', 'b-dags'] });
+    expect(Object.fromEntries(bundles.map((b) => [b.name, b.active]))).toEqual({ 'a-dags': true, 'b-dags': false });
+  });
+
+  it("refuses to take over another group's active bundle, naming the owner", async () => {
+    await api.bundles.reconcile.mutate({ group: 'owner', bundles: [{ name: 'shared-name', kind: 'local' }] });
+    const res = await ts.mutate(
+      'bundles.reconcile',
+      { group: 'intruder', bundles: [{ name: 'shared-name', kind: 'local' }] },
+      await ts.processorToken(),
+    );
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toContain("active for processor group 'owner'");
+  });
+
+  it('sync records the version and last refresh, and state reads them back', async () => {
+    await api.bundles.reconcile.mutate({ group: 'sync', bundles: [{ name: 'versioned', kind: 'git' }] });
+    const at = '2026-11-25T10:00:00.000Z';
+    await api.bundles.sync.mutate({ name: 'versioned', version: 'abc123', lastRefreshed: at });
+    const { bundles } = await api.bundles.state.query({ names: ['versioned'] });
+    expect(bundles[0]).toMatchObject({ name: 'versioned', kind: 'git', version: 'abc123', lastRefreshed: at, active: true });
+  });
+
+  it('sync of an unknown bundle is a 412 naming it', async () => {
+    const res = await ts.mutate('bundles.sync', { name: 'ghost', version: null, lastRefreshed: new Date().toISOString() }, await ts.processorToken());
+    expect(res.status).toBe(412);
+    expect(res.body.error.message).toContain("bundle 'ghost'");
+  });
+
+  it('duplicate names in one reconcile are a 400', async () => {
+    const res = await ts.mutate(
+      'bundles.reconcile',
+      { group: 'g', bundles: [{ name: 'x', kind: 'local' }, { name: 'x', kind: 'local' }] },
+      await ts.processorToken(),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('unique');
+  });
+});
