@@ -66,3 +66,14 @@ describe('bundles', () => {
     expect(res.body.error.message).toContain('unique');
   });
 });
+
+describe('bundles: a processor running only some bundles (--bundle-name)', () => {
+  it('activates its bundles and deactivates nothing of its group', async () => {
+    await api.bundles.reconcile.mutate({ group: 'split', bundles: [{ name: 'split-a', kind: 'local' }, { name: 'split-b', kind: 'local' }] });
+    expect(
+      await api.bundles.reconcile.mutate({ group: 'split', bundles: [{ name: 'split-a', kind: 'local' }], deactivateOthers: false }),
+    ).toEqual({ activated: [], deactivated: [] });
+    const { bundles } = await api.bundles.state.query({ names: ['split-a', 'split-b'] });
+    expect(bundles.every((b) => b.active)).toBe(true);
+  });
+});

@@ -13,6 +13,11 @@ export const reconcileBundlesInput = z.strictObject({
     .array(z.strictObject({ name: bundleName, kind: bundleKind }))
     .max(1000)
     .refine((list) => new Set(list.map((b) => b.name)).size === list.length, 'bundle names must be unique'),
+  /**
+   * False for a processor started with --bundle-name: it sees only part of its group's
+   * configuration, so it activates its own bundles and deactivates nothing.
+   */
+  deactivateOthers: z.boolean().default(true),
 });
 export const reconcileBundlesOutput = z.object({
   activated: z.array(z.string()),

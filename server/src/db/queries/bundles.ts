@@ -15,7 +15,7 @@ export class BundleOwnedElsewhere extends DomainError {
  */
 export async function reconcileBundles(
   db: Db,
-  input: { group: string; bundles: { name: string; kind: string }[] },
+  input: { group: string; bundles: { name: string; kind: string }[]; deactivateOthers: boolean },
 ): Promise<{ activated: string[]; deactivated: string[] }> {
   return db.transaction(async (tx) => {
     const names = input.bundles.map((b) => b.name);
@@ -40,6 +40,7 @@ export async function reconcileBundles(
           set: { kind: bundle.kind, active: true, processorGroup: input.group, updatedAt: sql`now()` },
         });
     }
+    if (!input.deactivateOthers) return { activated, deactivated: [] };
     const gone = await tx
       .update(dagBundle)
       .set({ active: false, updatedAt: sql`now()` })

@@ -1,0 +1,474 @@
+import { randomUUID } from 'node:crypto';
+import { hostname as osHostname, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { CallbackRequest, PersistFileInput } from '@dagproc/shared';
+import type { Logger } from '@dagproc/shared/log';
+import type { ApiClient } from './api/client.ts';
+import { describeApiError } from './api/errors.ts';
+import { ApiHealth, OnceLog } from './api-health.ts';
+import type { BundleFile, DagBundle } from './bundles/index.ts';
+import { hashFile } from './bundles/index.ts';
+import type { ProcessorConfig } from './config.ts';
+import type { ParsePool } from './parse-pool.ts';
+import { FileQueue, type QueueEntry } from './queue.ts';
+import { PendingResults } from './results.ts';
+
+/** Stops the current loop iteration: the API is down, and the rest of the work waits. */
+class Paused extends Error {}
+
+interface BundleView {
+  bundle: DagBundle;
+  files: BundleFile[];
+  version: string | null;
+  refreshedAt: number;
+  sweptAt: number;
+  /** The file list the last successful sweep saw. */
+  sweptFiles: string;
+}
+
+export interface ManagerStats {
+  parsed: number;
+  importErrors: number;
+  callbacksRun: number;
+}
+
+/**
+ * The DAG processor's main loop, modelled on Airflow's DagFileProcessorManager: wait for the
+ * API, register the Job, then loop — heartbeat, refresh due bundles, claim priority parse
+ * requests and callbacks, queue due files, keep up to DAGPROC_PARSING_PROCESSES parses
+ * running, hand results to the API, sweep stale DAGs. Every metadata read and write goes
+ * through the API; an API outage pauses the loop and it resumes where it was.
+ */
+export class DagFileProcessorManager {
+  private readonly health: ApiHealth;
+  private readonly once: OnceLog;
+  private readonly queue: FileQueue;
+  private readonly results: PendingResults;
+  private readonly views = new Map<string, BundleView>();
+  private readonly hostname = osHostname();
+  private readonly registrationId = randomUUID();
+  private jobId: number | null = null;
+  private lastHeartbeat = 0;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private readonly parsing = new Set<Promise<void>>();
+  private readonly callbacks = new Set<Promise<void>>();
+  private readonly unackedCallbacks: { request: CallbackRequest; outcome: 'success' | 'failed'; error?: string }[] = [];
+  readonly stats: ManagerStats = { parsed: 0, importErrors: 0, callbacksRun: 0 };
+
+  constructor(
+    private readonly config: ProcessorConfig,
+    private readonly client: ApiClient,
+    private readonly pool: ParsePool,
+    bundles: DagBundle[],
+    private readonly logger: Logger,
+  ) {
+    this.health = new ApiHealth(logger);
+    this.once = new OnceLog(logger);
+    this.queue = new FileQueue({
+      sortMode: config.fileSortMode,
+      minFileProcessInterval: config.minFileProcessInterval,
+      hostname: this.hostname,
+      ...(config.numRuns !== null ? { numRuns: config.numRuns } : {}),
+    });
+    this.results = new PendingResults(client.api, this.health, this.once, logger, 4, () => this.poke());
+    for (const bundle of bundles) {
+      this.views.set(bundle.name, { bundle, files: [], version: null, refreshedAt: 0, sweptAt: 0, sweptFiles: '' });
+    }
+  }
+
+  /** Asks the loop to finish: in-flight work gets a bounded grace period, then the Job completes. */
+  stop(): void {
+    this.stopping = true;
+    this.poke();
+  }
+
+  async run(): Promise<void> {
+    await this.waitForApi();
+    if (this.stopping) return;
+    await this.untilDone('registering', () => this.register());
+    this.logger.info('processor started', {
+      jobId: this.jobId,
+      bundles: [...this.views.keys()],
+      parsingProcesses: this.config.parsingProcesses,
+    });
+    while (!this.stopping) {
+      await this.iterate();
+      if (this.numRunsDone()) break;
+      await this.sleep(this.health.down ? this.health.msUntilProbe() : 1_000);
+    }
+    await this.shutdown();
+  }
+
+  private async waitForApi(): Promise<void> {
+    let announced = false;
+    for (let delay = 250; !this.stopping; delay = Math.min(5_000, delay * 2)) {
+      if (await this.client.isReady()) return;
+      if (!announced) {
+        this.logger.warn('waiting for the API to be ready', { url: `${this.config.apiUrl}/dag-processing/health` });
+        announced = true;
+      }
+      await this.sleep(delay);
+    }
+  }
+
+  private async register(): Promise<void> {
+    // With --bundle-name this processor sees only part of its group's configuration.
+    const partial = this.config.bundleNameFilter !== null;
+    await this.client.api.bundles.reconcile.mutate({
+      group: this.config.processorGroup,
+      bundles: (partial ? this.config.bundles : this.config.configuredBundles).map((b) => ({ name: b.name, kind: b.kind })),
+      deactivateOthers: !partial,
+    });
+    const { jobId } = await this.client.api.jobs.register.mutate({
+      jobType: 'DagProcessorJob',
+      hostname: this.hostname,
+      unixname: unixname(),
+      pid: process.pid,
+      registrationId: this.registrationId,
+    });
+    this.jobId = jobId;
+    this.lastHeartbeat = Date.now();
+  }
+
+  /** Retries a start-up step through outages until it succeeds or the processor is told to stop. */
+  private async untilDone(what: string, step: () => Promise<void>): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await step();
+        this.health.succeeded();
+        return;
+      } catch (error) {
+        if (this.health.failed(error, what) === 'rejected') throw error;
+        await this.sleep(this.health.msUntilProbe() || 1_000);
+        this.health.probeDue();
+      }
+    }
+  }
+
+  private async iterate(): Promise<void> {
+    if (this.health.down && !this.health.probeDue()) return;
+    try {
+      await this.step('heartbeat', () => this.heartbeat(this.health.down));
+      this.results.flush();
+      await this.step('acknowledging callbacks', () => this.ackPendingCallbacks());
+      for (const view of this.views.values()) {
+        if (Date.now() - view.refreshedAt >= view.bundle.refreshIntervalSeconds * 1000) {
+          await this.step(`refreshing bundle ${view.bundle.name}`, () => this.refreshBundle(view));
+        }
+      }
+      await this.step('claiming priority parse requests', () => this.claimParseRequests());
+      await this.step('claiming callbacks', () => this.claimCallbacks());
+    } catch (error) {
+      if (error instanceof Paused) return;
+      throw error;
+    }
+    const now = Date.now();
+    for (const view of this.views.values()) {
+      this.queue.enqueueDue(
+        view.files.map((f) => ({ bundleName: view.bundle.name, relativeFileloc: f.relativeFileloc, mtimeMs: f.mtimeMs })),
+        now,
+      );
+    }
+    this.startParses();
+  }
+
+  /** Runs one piece of loop work: an outage pauses the loop; any other failure skips that piece, logged once. */
+  private async step(what: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+      this.once.clear(what);
+    } catch (error) {
+      const kind = this.health.failed(error, what);
+      if (kind !== 'rejected') throw new Paused();
+      this.once.warn(what, `${what} failed; skipped this cycle`, { error: describeApiError(error) });
+    }
+  }
+
+  private async heartbeat(force: boolean): Promise<void> {
+    if (!force && Date.now() - this.lastHeartbeat < this.config.heartbeatInterval * 1000) return;
+    const { state } = await this.client.api.jobs.heartbeat.mutate({ jobId: this.jobId! });
+    this.health.succeeded();
+    this.lastHeartbeat = Date.now();
+    if (state !== 'running') {
+      this.logger.error('the Job was ended from outside; stopping', { jobId: this.jobId, state });
+      this.stop();
+    }
+  }
+
+  private async refreshBundle(view: BundleView): Promise<void> {
+    const { version } = await view.bundle.refresh();
+    const files = await view.bundle.listFiles();
+    view.files = files;
+    view.version = version;
+    view.refreshedAt = Date.now();
+    const names = files.map((f) => f.relativeFileloc);
+    const { priorityRequestIds } = this.queue.forgetMissing(view.bundle.name, names);
+    if (priorityRequestIds.length) await this.completeParseRequests(priorityRequestIds);
+    await this.client.api.bundles.sync.mutate({
+      name: view.bundle.name,
+      version,
+      lastRefreshed: new Date(view.refreshedAt).toISOString(),
+    });
+    const fingerprint = names.join('\n');
+    if (fingerprint !== view.sweptFiles || Date.now() - view.sweptAt > 60_000) {
+      await this.sweep(view, names);
+      view.sweptFiles = fingerprint;
+      view.sweptAt = Date.now();
+    }
+    this.logger.debug('bundle refreshed', { bundleName: view.bundle.name, files: files.length, version });
+  }
+
+  /** Gone files' DAGs go stale and their import errors go; stale DAGs' warnings are purged. */
+  private async sweep(view: BundleView, files: string[]): Promise<void> {
+    const bundleName = view.bundle.name;
+    const { staleDagIds } = await this.client.api.dags.sweepStale.mutate({
+      bundleName,
+      files,
+      staleDagThreshold: this.config.staleDagThreshold,
+    });
+    await this.client.api.importErrors.purgeMissing.mutate({ bundleName, files });
+    await this.client.api.warnings.purgeInactive.mutate({ bundleNames: [bundleName] });
+    if (staleDagIds.length) this.logger.info('DAGs marked stale', { bundleName, dagIds: staleDagIds });
+  }
+
+  private async claimParseRequests(): Promise<void> {
+    const { requests } = await this.client.api.claims.parseRequests.mutate({
+      jobId: this.jobId!,
+      bundleNames: [...this.views.keys()],
+      limit: 100,
+      // Held until the file's result is stored; generous, since the queue may be busy.
+      leaseSeconds: Math.max(300, this.config.fileParseTimeout * 3),
+    });
+    if (requests.length === 0) return;
+    const missing: number[] = [];
+    const present = requests.filter((r) => {
+      const known = this.views.get(r.bundleName)?.files.some((f) => f.relativeFileloc === r.relativeFileloc);
+      if (!known) missing.push(r.id);
+      return known;
+    });
+    this.queue.enqueuePriority(present.map((r) => ({ id: r.id, bundleName: r.bundleName, relativeFileloc: r.relativeFileloc })));
+    if (missing.length) {
+      this.logger.warn('priority parse requests for files the bundle does not hold; dropped', { ids: missing });
+      await this.completeParseRequests(missing);
+    }
+    this.logger.debug('priority parse requests claimed', { count: requests.length });
+  }
+
+  private async completeParseRequests(ids: number[]): Promise<void> {
+    await this.client.api.claims.completeParseRequests.mutate({ jobId: this.jobId!, ids });
+  }
+
+  private startParses(): void {
+    while (!this.stopping && !this.health.down && this.parsing.size < this.config.parsingProcesses) {
+      const entry = this.queue.next(Date.now());
+      if (!entry) return;
+      const task: Promise<void> = this.parseOne(entry)
+        .catch((error: unknown) => {
+          this.logger.error('parsing a file failed unexpectedly', { relativeFileloc: entry.relativeFileloc, error });
+          this.queue.release(entry);
+        })
+        .finally(() => {
+          this.parsing.delete(task);
+          this.startParses();
+          this.poke();
+        });
+      this.parsing.add(task);
+    }
+  }
+
+  private async parseOne(entry: QueueEntry): Promise<void> {
+    const view = this.views.get(entry.bundleName)!;
+    const absolutePath = join(view.bundle.root, entry.relativeFileloc);
+    const parseStartedAt = new Date();
+    let content: { contentHash: string; source: string };
+    try {
+      content = await hashFile(absolutePath);
+    } catch {
+      // Gone since the last listing: the next refresh sweeps it; its requests need no parse.
+      const ids = this.queue.forget(entry.bundleName, entry.relativeFileloc);
+      if (ids.length) await this.completeParseRequests(ids).catch(() => {});
+      return;
+    }
+    let tokenFailure: unknown;
+    const outcome = await this.pool.parse({
+      bundleName: entry.bundleName,
+      bundleRoot: view.bundle.root,
+      relativeFileloc: entry.relativeFileloc,
+      fileToken: async () => {
+        try {
+          const { token } = await this.client.api.parsing.fileToken.mutate({
+            bundleName: entry.bundleName,
+            relativeFileloc: entry.relativeFileloc,
+          });
+          return token;
+        } catch (error) {
+          tokenFailure = error;
+          throw error;
+        }
+      },
+    });
+    if (tokenFailure !== undefined && this.health.failed(tokenFailure, 'fetching a per-file token') !== 'rejected') {
+      // The file could not read its Variables because the API is down: not the file's fault.
+      this.queue.release(entry);
+      return;
+    }
+    const parseFinishedAt = new Date();
+    this.queue.markFinished(entry, parseFinishedAt.getTime());
+    this.stats.parsed++;
+    if (outcome.importError) this.stats.importErrors++;
+    this.logger.debug('file parsed', {
+      bundleName: entry.bundleName,
+      relativeFileloc: entry.relativeFileloc,
+      dags: outcome.dags.length,
+      importError: outcome.importError !== null,
+      durationMs: outcome.durationMs,
+    });
+    const input: PersistFileInput = {
+      bundleName: entry.bundleName,
+      bundleVersion: view.version,
+      relativeFileloc: entry.relativeFileloc,
+      parseId: randomUUID(),
+      parseStartedAt: parseStartedAt.toISOString(),
+      parseFinishedAt: parseFinishedAt.toISOString(),
+      contentHash: content.contentHash,
+      sourceCode: content.source,
+      dags: outcome.dags,
+      importError: outcome.importError,
+      warnings: [],
+      priorityRequestIds: entry.priorityRequestIds,
+      staleDagThreshold: this.config.staleDagThreshold,
+    };
+    this.results.add(input);
+  }
+
+  private async claimCallbacks(): Promise<void> {
+    const room = this.config.maxCallbacksPerLoop - this.callbacks.size;
+    if (room <= 0) return;
+    const { callbacks } = await this.client.api.claims.callbacks.mutate({
+      jobId: this.jobId!,
+      bundleNames: [...this.views.keys()],
+      limit: room,
+      leaseSeconds: this.config.fileParseTimeout + 60,
+    });
+    for (const request of callbacks) {
+      const task: Promise<void> = this.runCallback(request).finally(() => {
+        this.callbacks.delete(task);
+        this.poke();
+      });
+      this.callbacks.add(task);
+    }
+  }
+
+  private async runCallback(request: CallbackRequest): Promise<void> {
+    const view = this.views.get(request.bundleName);
+    if (!view) return;
+    const outcome = await this.pool.runCallback({
+      bundleName: request.bundleName,
+      bundleRoot: view.bundle.root,
+      relativeFileloc: request.relativeFileloc,
+      dagId: request.dagId,
+      callbackType: request.callbackType,
+      context: {
+        dagId: request.dagId,
+        runId: request.runId,
+        callbackType: request.callbackType,
+        msg: request.msg,
+        context: request.context,
+      },
+      fileToken: async () =>
+        (await this.client.api.parsing.fileToken.mutate({ bundleName: request.bundleName, relativeFileloc: request.relativeFileloc }))
+          .token,
+    });
+    this.stats.callbacksRun++;
+    const result = { request, outcome: outcome.ok ? ('success' as const) : ('failed' as const), ...(outcome.error ? { error: outcome.error } : {}) };
+    if (!outcome.ok) {
+      this.logger.warn('DAG callback failed', { dagId: request.dagId, callbackType: request.callbackType, error: outcome.error?.split('\n')[0] });
+    } else {
+      this.logger.info('DAG callback ran', { dagId: request.dagId, callbackType: request.callbackType, runId: request.runId });
+    }
+    this.unackedCallbacks.push(result);
+    await this.ackPendingCallbacks().catch((error: unknown) => this.health.failed(error, 'acknowledging a callback'));
+  }
+
+  /** Acknowledgements wait out an outage; the lease keeps the callback from running twice meanwhile. */
+  private async ackPendingCallbacks(): Promise<void> {
+    while (this.unackedCallbacks.length > 0) {
+      const next = this.unackedCallbacks[0]!;
+      const { acknowledged } = await this.client.api.claims.ackCallback.mutate({
+        jobId: this.jobId!,
+        id: next.request.id,
+        outcome: next.outcome,
+        ...(next.error ? { error: next.error.slice(0, 100_000) } : {}),
+      });
+      this.unackedCallbacks.shift();
+      if (!acknowledged) this.logger.warn('callback lease had lapsed; another processor may run it again', { id: next.request.id });
+    }
+  }
+
+  private numRunsDone(): boolean {
+    if (this.config.numRuns === null) return false;
+    const files = [...this.views.values()].flatMap((v) =>
+      v.files.map((f) => ({ bundleName: v.bundle.name, relativeFileloc: f.relativeFileloc })),
+    );
+    const refreshed = [...this.views.values()].every((v) => v.refreshedAt > 0);
+    return refreshed && this.queue.allDone(files) && this.parsing.size === 0 && this.results.size === 0 && this.callbacks.size === 0;
+  }
+
+  private async shutdown(): Promise<void> {
+    const graceMs = 10_000;
+    const inFlight = [...this.parsing, ...this.callbacks];
+    if (inFlight.length) this.logger.info('finishing in-flight work', { parses: this.parsing.size, callbacks: this.callbacks.size, graceMs });
+    await Promise.race([Promise.allSettled(inFlight), delay(graceMs)]);
+    await this.pool.close();
+    // Results and acknowledgements get one bounded chance; what cannot be sent is parsed again by the next processor.
+    await Promise.race([this.drain(), delay(graceMs)]);
+    if (this.jobId !== null) {
+      await Promise.race([
+        this.client.api.jobs.complete.mutate({ jobId: this.jobId, state: 'success' }).catch((error: unknown) =>
+          this.logger.warn('could not mark the Job complete', { error: describeApiError(error) }),
+        ),
+        delay(graceMs),
+      ]);
+    }
+    this.logger.info('processor stopped', { jobId: this.jobId, ...this.stats });
+  }
+
+  private async drain(): Promise<void> {
+    this.results.flush();
+    while (this.results.size > 0 && !this.health.down) await this.sleep(50);
+    await this.ackPendingCallbacks().catch(() => {});
+  }
+
+  private poke(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+function unixname(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    // A container user without a passwd entry.
+    return String(process.getuid?.() ?? 'unknown');
+  }
+}
