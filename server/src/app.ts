@@ -4,7 +4,9 @@ import { HTTPException } from 'hono/http-exception';
 import type { ServerDeps } from './deps.ts';
 import { isDatabaseUnavailable } from './errors.ts';
 import { dagProcessingApp } from './http/dag-processing.ts';
+import { apiApp } from './http/api/index.ts';
 import { executionApp } from './http/execution.ts';
+import { dashboardApp } from './ui/index.ts';
 
 export type ApiAppName = 'dag-processing' | 'execution' | 'api';
 
@@ -23,6 +25,8 @@ export function createApp(deps: ServerDeps, apps: readonly ApiAppName[] = ['dag-
 
   if (apps.includes('dag-processing')) app.route('/dag-processing', dagProcessingApp(deps));
   if (apps.includes('execution')) app.route('/execution', executionApp(deps));
+  if (apps.includes('api')) app.route('/api/v2', apiApp(deps));
+  if (apps.includes('api')) app.route('/', dashboardApp());
 
   app.get('/.well-known/jwks.json', (c) =>
     deps.jwks ? c.json(deps.jwks) : c.json({ detail: 'the signing key is symmetric: there is no public key to publish' }, 404),

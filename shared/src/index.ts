@@ -8,3 +8,4 @@ export * from './schemas/sweep.ts';
 export * from './schemas/parsing.ts';
 export * from './schemas/claims.ts';
 export * from './schemas/execution.ts';
+export * as publicApi from './schemas/api.ts';

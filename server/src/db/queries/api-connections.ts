@@ -1,0 +1,99 @@
+import { sql } from 'drizzle-orm';
+import type { JsonValue } from '@dagproc/shared';
+import type { Db } from '../client.ts';
+import { queryRows } from '../client.ts';
+import { countOf, type Page } from './api-common.ts';
+import { recordAudit } from './execution.ts';
+
+/** A Connection as stored, secrets included: mask it before it leaves the server. */
+export interface StoredConnection {
+  connId: string;
+  connType: string;
+  description: string | null;
+  host: string | null;
+  port: number | null;
+  login: string | null;
+  password: string | null;
+  schema: string | null;
+  extra: Record<string, JsonValue> | null;
+}
+
+export type ConnectionValues = Omit<StoredConnection, 'connId'>;
+
+interface ConnectionRow {
+  conn_id: string;
+  conn_type: string;
+  description: string | null;
+  host: string | null;
+  port: number | null;
+  login: string | null;
+  password: string | null;
+  schema: string | null;
+  extra: Record<string, JsonValue> | null;
+}
+
+const COLUMNS = sql`conn_id, conn_type, description, host, port, login, password, schema, extra`;
+
+const toConnection = (r: ConnectionRow): StoredConnection => ({
+  connId: r.conn_id,
+  connType: r.conn_type,
+  description: r.description,
+  host: r.host,
+  port: r.port === null ? null : Number(r.port),
+  login: r.login,
+  password: r.password,
+  schema: r.schema,
+  extra: r.extra ?? null,
+});
+
+export async function listConnections(db: Db, page: Page): Promise<{ connections: StoredConnection[]; totalEntries: number }> {
+  const rows = await queryRows<ConnectionRow>(
+    db,
+    sql`select ${COLUMNS} from connection order by conn_id collate "C" limit ${page.limit} offset ${page.offset}`,
+  );
+  return { connections: rows.map(toConnection), totalEntries: await countOf(db, sql`connection`, sql`true`) };
+}
+
+export async function findConnection(db: Db, connId: string): Promise<StoredConnection | undefined> {
+  const [row] = await queryRows<ConnectionRow>(db, sql`select ${COLUMNS} from connection where conn_id = ${connId}`);
+  return row ? toConnection(row) : undefined;
+}
+
+/**
+ * Creates or replaces a Connection. `values` sees the stored one (locked), so a caller can keep
+ * secrets the client sent back masked. The audit row names the fields, never their values.
+ */
+export async function putConnection(
+  db: Db,
+  connId: string,
+  values: (stored: StoredConnection | undefined) => ConnectionValues,
+  actor: string,
+): Promise<{ created: boolean; connection: StoredConnection }> {
+  return db.transaction(async (tx) => {
+    const [storedRow] = await queryRows<ConnectionRow>(tx, sql`select ${COLUMNS} from connection where conn_id = ${connId} for update`);
+    const v = values(storedRow ? toConnection(storedRow) : undefined);
+    const extra = v.extra === null ? null : JSON.stringify(v.extra);
+    const [row] = await queryRows<ConnectionRow & { created: boolean }>(
+      tx,
+      sql`insert into connection (conn_id, conn_type, description, host, port, login, password, schema, extra)
+          values (${connId}, ${v.connType}, ${v.description}, ${v.host}, ${v.port}, ${v.login}, ${v.password}, ${v.schema},
+                  ${extra}::jsonb)
+          on conflict (conn_id) do update set conn_type = excluded.conn_type, description = excluded.description,
+            host = excluded.host, port = excluded.port, login = excluded.login, password = excluded.password,
+            schema = excluded.schema, extra = excluded.extra
+          returning ${COLUMNS}, (xmax = 0) as created`,
+    );
+    await recordAudit(tx, { event: 'connection.put', owner: actor, extra: { connId, created: row!.created } });
+    return { created: row!.created, connection: toConnection(row!) };
+  });
+}
+
+/** False when there was no such Connection (and nothing is recorded). */
+export async function deleteConnection(db: Db, connId: string, actor: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const rows = await queryRows<{ conn_id: string }>(tx, sql`delete from connection where conn_id = ${connId} returning conn_id`);
+    if (rows.length === 0) return false;
+    await recordAudit(tx, { event: 'connection.delete', owner: actor, extra: { connId } });
+    return true;
+  });
+}

@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleCollection } from '@dagproc/shared/schemas/api';
+import { persistFile, reconcileBundles, startApiTest, type ApiTest } from './testing.ts';
+
+let api: ApiTest;
+
+beforeAll(async () => {
+  api = await startApiTest();
+  await reconcileBundles(api.ts, ['dags-folder', 'team-b'], 'group-1');
+  await persistFile(api.ts, 'a.ts', ['a1', 'a2']);
+  await persistFile(api.ts, 'gone.ts', ['gone']);
+  await api.sql("update dag set is_stale = true where dag_id = 'gone'");
+  await persistFile(api.ts, 'bad.ts', [], { bundleName: 'team-b', importError: { stacktrace: 'Error: x' } });
+  const client = api.ts.client(await api.ts.processorToken());
+  await client.bundles.sync.mutate({ name: 'team-b', version: 'abc123', lastRefreshed: '2026-03-01T10:00:00.000Z' });
+});
+afterAll(() => api.close());
+
+describe('GET /api/v2/bundles', () => {
+  it('lists bundles by name with their live DAGs and import errors', async () => {
+    const res = await api.get('/bundles');
+    expect(res.status).toBe(200);
+    expect(bundleCollection.parse(res.body)).toEqual({
+      bundles: [
+        { name: 'dags-folder', kind: 'local', active: true, processorGroup: 'group-1', version: null, lastRefreshed: null, dagCount: 2, importErrorCount: 0 },
+        { name: 'team-b', kind: 'local', active: true, processorGroup: 'group-1', version: 'abc123', lastRefreshed: '2026-03-01T10:00:00.000Z', dagCount: 0, importErrorCount: 1 },
+      ],
+      totalEntries: 2,
+    });
+  });
+
+  it('pages', async () => {
+    const res = await api.get('/bundles?limit=1&offset=1');
+    expect(res.body.bundles.map((b: any) => b.name)).toEqual(['team-b']);
+    expect(res.body.totalEntries).toBe(2);
+  });
+
+  it('a bad limit is a 400 naming it', async () => {
+    expect(await api.get('/bundles?limit=1e3')).toMatchObject({ status: 400, body: { detail: expect.stringContaining('limit:') } });
+  });
+});
