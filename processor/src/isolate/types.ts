@@ -1,0 +1,60 @@
+import type { Logger } from '@dagproc/shared/log';
+import type { SerializedDag } from '@dagproc/shared/dag/model';
+
+export interface IsolatePoolOptions {
+  /** `strict`: one fresh process per file or callback, killed after it. */
+  mode: 'pooled' | 'strict';
+  /** DAGPROC_PARSING_PROCESSES: the most processes alive at once, and so the most jobs at once. */
+  size: number;
+  /** DAGPROC_FILE_PARSE_TIMEOUT, in ms: a job's process is killed past it. */
+  timeoutMs: number;
+  /** Pooled mode: a process is recycled after this many files. */
+  maxFilesPerProcess: number;
+  /** `--max-old-space-size` of each process; a process whose RSS passes it after a job is recycled. */
+  memoryLimitMb: number;
+  /** The API server, for the SDK's Variable and Connection reads. */
+  apiUrl: string;
+  logger?: Logger;
+  /** The SDK entry bundled into each process; the shared SDK unless a test or bench says otherwise. */
+  sdkEntry?: string;
+}
+
+export interface ParseTask {
+  bundleName: string;
+  /** Absolute real path of the bundle's root folder: the only folder the process may read. */
+  bundleRoot: string;
+  relativeFileloc: string;
+  /**
+   * Called at most once per job, only when the file's code first reads a Variable or
+   * Connection: returns the per-file bearer token.
+   */
+  fileToken: () => Promise<string>;
+}
+
+export interface ParseOutcome {
+  dags: SerializedDag[];
+  importError: { stacktrace: string } | null;
+  durationMs: number;
+}
+
+/** What a DAG's onFailure/onSuccess callback is called with, as a callback request carries it. */
+export interface CallbackContext {
+  dagId: string;
+  runId: string | null;
+  callbackType: 'failure' | 'success';
+  msg: string | null;
+  /** JSON values (checked when the task is submitted). */
+  context: Record<string, unknown>;
+}
+
+export interface CallbackTask extends ParseTask {
+  dagId: string;
+  callbackType: 'failure' | 'success';
+  context: CallbackContext;
+}
+
+export interface CallbackOutcome {
+  ok: boolean;
+  error?: string;
+  durationMs: number;
+}
