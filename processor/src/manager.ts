@@ -13,6 +13,8 @@ import type { ParsePool } from './parse-pool.ts';
 import { FileQueue, type QueueEntry } from './queue.ts';
 import { PendingResults } from './results.ts';
 
+const PROGRESS_INTERVAL_MS = 60_000;
+
 /** Stops the current loop iteration: the API is down, and the rest of the work waits. */
 class Paused extends Error {}
 
@@ -55,6 +57,12 @@ export class DagFileProcessorManager {
   private readonly callbacks = new Set<Promise<void>>();
   private readonly unackedCallbacks: { request: CallbackRequest; outcome: 'success' | 'failed'; error?: string }[] = [];
   readonly stats: ManagerStats = { parsed: 0, importErrors: 0, callbacksRun: 0 };
+  /** Files whose latest parse failed, for the progress line. */
+  private readonly failingFiles = new Set<string>();
+  private readonly startedAt = Date.now();
+  private firstPassLogged = false;
+  private progressAt = Date.now();
+  private parsedAtLastProgress = 0;
 
   constructor(
     private readonly config: ProcessorConfig,
@@ -171,6 +179,42 @@ export class DagFileProcessorManager {
       );
     }
     this.startParses();
+    this.logProgress();
+  }
+
+  /**
+   * Long work shows progress: one line when every file has been parsed once, then a summary
+   * a minute (when anything was parsed), as Airflow's DAG file processing stats.
+   */
+  private logProgress(): void {
+    const files = this.allFiles();
+    if (!this.firstPassLogged && files.length > 0 && files.every((f) => this.queue.fileStat(f.bundleName, f.relativeFileloc)?.runCount)) {
+      this.firstPassLogged = true;
+      this.logger.info('first pass over all bundles done', {
+        files: files.length,
+        importErrors: this.failingFiles.size,
+        seconds: Math.round((Date.now() - this.startedAt) / 100) / 10,
+      });
+    }
+    if (Date.now() - this.progressAt < PROGRESS_INTERVAL_MS) return;
+    const parsed = this.stats.parsed - this.parsedAtLastProgress;
+    this.progressAt = Date.now();
+    this.parsedAtLastProgress = this.stats.parsed;
+    if (parsed === 0) return;
+    this.logger.info('parsing progress', {
+      files: files.length,
+      parsedLastMinute: parsed,
+      importErrors: this.failingFiles.size,
+      queued: this.queue.size,
+      unsentResults: this.results.size,
+      callbacksRun: this.stats.callbacksRun,
+    });
+  }
+
+  private allFiles() {
+    return [...this.views.values()].flatMap((v) =>
+      v.files.map((f) => ({ bundleName: v.bundle.name, relativeFileloc: f.relativeFileloc })),
+    );
   }
 
   /** Runs one piece of loop work: an outage pauses the loop; any other failure skips that piece, logged once. */
@@ -204,6 +248,8 @@ export class DagFileProcessorManager {
     view.refreshedAt = Date.now();
     const names = files.map((f) => f.relativeFileloc);
     const { priorityRequestIds } = this.queue.forgetMissing(view.bundle.name, names);
+    const present = new Set(names.map((n) => `${view.bundle.name}/${n}`));
+    for (const key of this.failingFiles) if (key.startsWith(`${view.bundle.name}/`) && !present.has(key)) this.failingFiles.delete(key);
     if (priorityRequestIds.length) await this.completeParseRequests(priorityRequestIds);
     await this.client.api.bundles.sync.mutate({
       name: view.bundle.name,
@@ -316,7 +362,13 @@ export class DagFileProcessorManager {
     const parseFinishedAt = new Date();
     this.queue.markFinished(entry, parseFinishedAt.getTime());
     this.stats.parsed++;
-    if (outcome.importError) this.stats.importErrors++;
+    const fileKey = `${entry.bundleName}/${entry.relativeFileloc}`;
+    if (outcome.importError) {
+      this.stats.importErrors++;
+      this.failingFiles.add(fileKey);
+    } else {
+      this.failingFiles.delete(fileKey);
+    }
     this.logger.debug('file parsed', {
       bundleName: entry.bundleName,
       relativeFileloc: entry.relativeFileloc,
@@ -408,9 +460,7 @@ export class DagFileProcessorManager {
 
   private numRunsDone(): boolean {
     if (this.config.numRuns === null) return false;
-    const files = [...this.views.values()].flatMap((v) =>
-      v.files.map((f) => ({ bundleName: v.bundle.name, relativeFileloc: f.relativeFileloc })),
-    );
+    const files = this.allFiles();
     const refreshed = [...this.views.values()].every((v) => v.refreshedAt > 0);
     return refreshed && this.queue.allDone(files) && this.parsing.size === 0 && this.results.size === 0 && this.callbacks.size === 0;
   }

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
+import { ConfigError } from '@dagproc/shared/config/env';
 import { createLogger, type Logger } from '@dagproc/shared/log';
 import { createApp } from './app.ts';
 import { createAuth } from './auth/index.ts';
@@ -59,7 +60,11 @@ export async function startServer(
 function listen(fetch: (req: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, hostname, port }, () => resolve(server));
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new ConfigError(`DAGPROC_PORT: ${hostname}:${port} is already in use`));
+      else if (error.code === 'EADDRNOTAVAIL') reject(new ConfigError(`DAGPROC_HOST: ${hostname} is not an address of this machine`));
+      else reject(error);
+    });
   });
 }
 
