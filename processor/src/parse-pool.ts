@@ -1,41 +1,11 @@
-import type { SerializedDag } from '@dagproc/shared';
+import type { CallbackOutcome, CallbackTask, ParseOutcome, ParseTask } from './isolate/index.ts';
+
+export type { CallbackOutcome, CallbackTask, ParseOutcome, ParseTask };
 
 /**
- * What the manager needs from the isolate pool (processor/src/isolate): parse a file, run a
- * DAG callback, and stop. Neither call rejects for anything user code does.
+ * What the manager needs from the isolate pool: parse a file, run a DAG callback, stop. The
+ * IsolatePool is the implementation; manager tests about the API pass a small in-process one.
  */
-export interface ParseTask {
-  bundleName: string;
-  bundleRoot: string;
-  relativeFileloc: string;
-  /** Called only when the file's code first reads a Variable or Connection. */
-  fileToken: () => Promise<string>;
-}
-
-export interface ParseOutcome {
-  dags: SerializedDag[];
-  importError: { stacktrace: string } | null;
-  durationMs: number;
-}
-
-export interface CallbackTask extends ParseTask {
-  dagId: string;
-  callbackType: 'failure' | 'success';
-  context: {
-    dagId: string;
-    runId: string | null;
-    callbackType: 'failure' | 'success';
-    msg: string | null;
-    context: Record<string, unknown>;
-  };
-}
-
-export interface CallbackOutcome {
-  ok: boolean;
-  error?: string;
-  durationMs: number;
-}
-
 export interface ParsePool {
   parse(task: ParseTask): Promise<ParseOutcome>;
   runCallback(task: CallbackTask): Promise<CallbackOutcome>;
