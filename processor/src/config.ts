@@ -1,5 +1,5 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, parseDuration, parseEnv, positiveInt, seconds, urlString } from '@dagproc/shared/config/env';
 import { bundleName } from '@dagproc/shared/names';
@@ -166,6 +166,8 @@ export function loadProcessorConfig(
   const configuredBundles = rawBundles
     ? parseBundles(rawBundles, parsed.DAGPROC_BUNDLE_REFRESH_INTERVAL, cwd)
     : [defaultBundle(resolve(cwd, parsed.DAGPROC_DAGS_FOLDER), parsed.DAGPROC_BUNDLE_REFRESH_INTERVAL)];
+
+  refuseTokenInsideBundle(apiTokenPath, configuredBundles);
 
   let bundles = configuredBundles;
   if (flags.bundleNames !== null) {
@@ -412,6 +414,23 @@ function checkTokenPath(path: string): string {
     throw new ConfigError(`${setting}: ${path} cannot be read (${code})`);
   }
   return path;
+}
+
+/**
+ * A parse process may read everything under its bundle's root (dot-folders included: they are
+ * only left out of the listing), so a token file there would be readable by every DAG file.
+ */
+function refuseTokenInsideBundle(tokenPath: string, bundles: readonly BundleConfig[]): void {
+  const token = realpathSync(tokenPath);
+  for (const bundle of bundles) {
+    if (bundle.kind !== 'local') continue;
+    const rel = relative(bundle.path, token);
+    if (rel && !rel.startsWith('..') && !isAbsolute(rel)) {
+      throw new ConfigError(
+        `DAGPROC_API_TOKEN_PATH: ${tokenPath} is inside bundle '${bundle.name}' (${bundle.path}), where DAG files could read it; keep the token outside every bundle`,
+      );
+    }
+  }
 }
 
 function pathError(setting: string, path: string, error: unknown): ConfigError {

@@ -224,3 +224,29 @@ describe('manager: stopping', () => {
     expect(logs.some((l) => l.msg === 'processor stopped')).toBe(true);
   });
 });
+
+describe('manager: results the API cannot take', () => {
+  it('a result over the body limit (413) is replaced by an import error saying so', async () => {
+    fake.overrides.set('parsing.persist', () => {
+      fake.overrides.delete('parsing.persist');
+      return new Response(JSON.stringify({ detail: 'request body is larger than 16777216 bytes (DAGPROC_MAX_BODY_BYTES)' }), {
+        status: 413,
+        headers: { 'content-type': 'application/json' },
+      });
+    });
+    const { m } = manager(config({ parsingProcesses: 1 }));
+    await m.run();
+    const tooLarge = fake.persisted.filter((p) => p.importError?.stacktrace.startsWith('ResultTooLarge'));
+    expect(tooLarge).toHaveLength(1);
+    expect(tooLarge[0]).toMatchObject({ dags: [], sourceCode: '' });
+    expect(persistedFiles()).toEqual(['a.ts', 'b.ts', 'c.mjs']);
+  });
+
+  it('a file with a NUL byte still lands: the NUL is replaced in the stored source', async () => {
+    writeFileSync(join(dir, 'a.ts'), '// a\u0000b\n');
+    const { m } = manager();
+    await m.run();
+    const a = fake.persisted.find((p) => p.relativeFileloc === 'a.ts')!;
+    expect(a.sourceCode).toBe('// a\uFFFDb\n');
+  });
+});

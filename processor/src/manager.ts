@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { CallbackRequest, PersistFileInput } from '@dagproc/shared';
+import { sha256Hex, type CallbackRequest, type PersistFileInput } from '@dagproc/shared';
 import type { Logger } from '@dagproc/shared/log';
 import type { ApiClient } from './api/client.ts';
 import { describeApiError } from './api/errors.ts';
@@ -9,11 +9,13 @@ import { ApiHealth, OnceLog } from './api-health.ts';
 import type { BundleFile, DagBundle } from './bundles/index.ts';
 import { hashFile } from './bundles/index.ts';
 import type { ProcessorConfig } from './config.ts';
-import type { ParsePool } from './parse-pool.ts';
+import type { ParseOutcome, ParsePool } from './parse-pool.ts';
 import { FileQueue, type QueueEntry } from './queue.ts';
 import { PendingResults } from './results.ts';
 
 const PROGRESS_INTERVAL_MS = 60_000;
+/** Claims are SKIP LOCKED queries on shared tables: at most this often, however fast files finish. */
+const CLAIM_INTERVAL_MS = 1_000;
 
 /** Stops the current loop iteration: the API is down, and the rest of the work waits. */
 class Paused extends Error {}
@@ -51,6 +53,8 @@ export class DagFileProcessorManager {
   private readonly registrationId = randomUUID();
   private jobId: number | null = null;
   private lastHeartbeat = 0;
+  private lastClaim = 0;
+  private acking: Promise<void> | null = null;
   private stopping = false;
   private wake: (() => void) | null = null;
   private readonly parsing = new Set<Promise<void>>();
@@ -165,8 +169,11 @@ export class DagFileProcessorManager {
           await this.step(`refreshing bundle ${view.bundle.name}`, () => this.refreshBundle(view));
         }
       }
-      await this.step('claiming priority parse requests', () => this.claimParseRequests());
-      await this.step('claiming callbacks', () => this.claimCallbacks());
+      if (Date.now() - this.lastClaim >= CLAIM_INTERVAL_MS) {
+        this.lastClaim = Date.now();
+        await this.step('claiming priority parse requests', () => this.claimParseRequests());
+        await this.step('claiming callbacks', () => this.claimCallbacks());
+      }
     } catch (error) {
       if (error instanceof Paused) return;
       throw error;
@@ -317,7 +324,8 @@ export class DagFileProcessorManager {
         .finally(() => {
           this.parsing.delete(task);
           this.startParses();
-          this.poke();
+          // The loop's own pace serves everything else; wake it only when it may be done.
+          if (this.parsing.size === 0) this.poke();
         });
       this.parsing.add(task);
     }
@@ -330,10 +338,20 @@ export class DagFileProcessorManager {
     let content: { contentHash: string; source: string };
     try {
       content = await hashFile(absolutePath);
-    } catch {
-      // Gone since the last listing: the next refresh sweeps it; its requests need no parse.
-      const ids = this.queue.forget(entry.bundleName, entry.relativeFileloc);
-      if (ids.length) await this.completeParseRequests(ids).catch(() => {});
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        // Gone since the last listing: the next refresh sweeps it; its requests need no parse.
+        const ids = this.queue.forget(entry.bundleName, entry.relativeFileloc);
+        if (ids.length) await this.completeParseRequests(ids).catch(() => {});
+        return;
+      }
+      // Listed but unreadable (permissions, say): the file's problem, reported like any other.
+      this.finishParse(entry, view.version, parseStartedAt, { contentHash: sha256Hex(''), source: '' }, {
+        dags: [],
+        importError: { stacktrace: `FileReadError: ${entry.relativeFileloc} cannot be read (${code ?? String(error)})` },
+        durationMs: 0,
+      });
       return;
     }
     let tokenFailure: unknown;
@@ -359,8 +377,21 @@ export class DagFileProcessorManager {
       this.queue.release(entry);
       return;
     }
+    this.finishParse(entry, view.version, parseStartedAt, content, outcome);
+  }
+
+  private finishParse(
+    entry: QueueEntry,
+    bundleVersion: string | null,
+    parseStartedAt: Date,
+    content: { contentHash: string; source: string },
+    outcome: ParseOutcome,
+  ): void {
     const parseFinishedAt = new Date();
-    this.queue.markFinished(entry, parseFinishedAt.getTime());
+    if (!this.queue.markFinished(entry, parseFinishedAt.getTime())) {
+      // Deleted while it was parsed, and swept since: storing this would bring its DAGs back.
+      return;
+    }
     this.stats.parsed++;
     const fileKey = `${entry.bundleName}/${entry.relativeFileloc}`;
     if (outcome.importError) {
@@ -378,15 +409,16 @@ export class DagFileProcessorManager {
     });
     const input: PersistFileInput = {
       bundleName: entry.bundleName,
-      bundleVersion: view.version,
+      bundleVersion,
       relativeFileloc: entry.relativeFileloc,
       parseId: randomUUID(),
       parseStartedAt: parseStartedAt.toISOString(),
       parseFinishedAt: parseFinishedAt.toISOString(),
       contentHash: content.contentHash,
-      sourceCode: content.source,
+      // Postgres text cannot hold NUL; such a file still gets its DAGs and code stored.
+      sourceCode: content.source.replaceAll('\u0000', '\uFFFD'),
       dags: outcome.dags,
-      importError: outcome.importError,
+      importError: outcome.importError && { stacktrace: outcome.importError.stacktrace.replaceAll('\u0000', '\uFFFD') },
       warnings: [],
       priorityRequestIds: entry.priorityRequestIds,
       staleDagThreshold: this.config.staleDagThreshold,
@@ -406,7 +438,7 @@ export class DagFileProcessorManager {
     for (const request of callbacks) {
       const task: Promise<void> = this.runCallback(request).finally(() => {
         this.callbacks.delete(task);
-        this.poke();
+        if (this.callbacks.size === 0) this.poke();
       });
       this.callbacks.add(task);
     }
@@ -415,7 +447,8 @@ export class DagFileProcessorManager {
   private async runCallback(request: CallbackRequest): Promise<void> {
     const view = this.views.get(request.bundleName);
     if (!view) return;
-    const outcome = await this.pool.runCallback({
+    const outcome = await this.pool
+      .runCallback({
       bundleName: request.bundleName,
       bundleRoot: view.bundle.root,
       relativeFileloc: request.relativeFileloc,
@@ -431,7 +464,9 @@ export class DagFileProcessorManager {
       fileToken: async () =>
         (await this.client.api.parsing.fileToken.mutate({ bundleName: request.bundleName, relativeFileloc: request.relativeFileloc }))
           .token,
-    });
+    })
+      // The pool refuses a task it cannot run (a bad path, a pool shutting down): the callback failed.
+      .catch((error: unknown) => ({ ok: false, error: error instanceof Error ? error.message : String(error), durationMs: 0 }));
     this.stats.callbacksRun++;
     const result = { request, outcome: outcome.ok ? ('success' as const) : ('failed' as const), ...(outcome.error ? { error: outcome.error } : {}) };
     if (!outcome.ok) {
@@ -443,8 +478,18 @@ export class DagFileProcessorManager {
     await this.ackPendingCallbacks().catch((error: unknown) => this.health.failed(error, 'acknowledging a callback'));
   }
 
-  /** Acknowledgements wait out an outage; the lease keeps the callback from running twice meanwhile. */
-  private async ackPendingCallbacks(): Promise<void> {
+  /**
+   * Acknowledgements wait out an outage; the lease keeps the callback from running twice
+   * meanwhile. One sender at a time, so each callback is acknowledged exactly once.
+   */
+  private ackPendingCallbacks(): Promise<void> {
+    this.acking ??= this.sendAcks().finally(() => {
+      this.acking = null;
+    });
+    return this.acking;
+  }
+
+  private async sendAcks(): Promise<void> {
     while (this.unackedCallbacks.length > 0) {
       const next = this.unackedCallbacks[0]!;
       const { acknowledged } = await this.client.api.claims.ackCallback.mutate({

@@ -29,7 +29,11 @@ export class PendingResults {
   }
 
   add(input: PersistFileInput): void {
-    this.pending.set(key(input), input);
+    const k = key(input);
+    const replaced = this.pending.get(k);
+    // The newer parse answers the replaced one's priority requests too.
+    const ids = [...new Set([...(replaced?.priorityRequestIds ?? []), ...(input.priorityRequestIds ?? [])])];
+    this.pending.set(k, { ...input, priorityRequestIds: ids });
     this.flush();
   }
 
@@ -54,6 +58,12 @@ export class PendingResults {
     } catch (error) {
       if (this.health.failed(error, 'persisting a parse result') !== 'rejected') {
         if (!this.pending.has(k)) this.pending.set(k, input);
+        else this.add(input); // merge request ids into the newer result waiting there
+        return;
+      }
+      if (httpStatus(error) === 413 && input.importError?.stacktrace !== TOO_LARGE) {
+        // Too big to store (a huge file or thousands of DAGs): say so on the file rather than drop it silently.
+        this.add(tooLarge(input));
         return;
       }
       this.rejected++;
@@ -78,6 +88,19 @@ export class PendingResults {
       importError: input.importError !== null,
     });
   }
+}
+
+const TOO_LARGE =
+  'ResultTooLarge: this file\'s parse result is larger than the API server accepts (DAGPROC_MAX_BODY_BYTES); split the file or raise the limit';
+
+function tooLarge(input: PersistFileInput): PersistFileInput {
+  return { ...input, dags: [], warnings: [], sourceCode: '', importError: { stacktrace: TOO_LARGE } };
+}
+
+/** The HTTP status of a failed call: tRPC's own error shape, or the raw response for a non-tRPC answer (the 413). */
+function httpStatus(error: unknown): number | undefined {
+  const e = error as { data?: { httpStatus?: number }; meta?: { response?: { status?: number } } } | undefined;
+  return e?.data?.httpStatus ?? e?.meta?.response?.status;
 }
 
 function key(input: PersistFileInput): string {

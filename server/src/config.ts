@@ -7,12 +7,16 @@ import { authConfigFromEnv, authEnv, redactSecret, type AuthConfig } from './aut
 
 const APP_NAMES = ['dag-processing', 'execution', 'api'] as const;
 
-const serverEnv = z.object({
+const databaseEnv = {
   DAGPROC_DATABASE_URL: z
     .string()
     .optional()
     .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL'),
   DAGPROC_DATA_DIR: z.string().optional().default('.dagproc'),
+};
+
+const serverEnv = z.object({
+  ...databaseEnv,
   DAGPROC_HOST: z.string().optional().default('127.0.0.1'),
   DAGPROC_PORT: z
     .string()
@@ -50,6 +54,16 @@ export interface ServerConfig {
   apps: ApiAppName[];
   logLevel: LogLevel;
   auth: AuthConfig;
+}
+
+export type DatabaseConfig = ServerConfig['database'];
+
+/** Only the database settings, for commands like `db migrate` that need nothing else. */
+export function loadDatabaseConfig(env: Record<string, string | undefined>): DatabaseConfig {
+  const parsed = parseEnv(z.object(databaseEnv), env);
+  return parsed.DAGPROC_DATABASE_URL
+    ? { url: parsed.DAGPROC_DATABASE_URL }
+    : { dataDir: resolve(parsed.DAGPROC_DATA_DIR, 'pglite') };
 }
 
 /** Parses the server's environment once at start; a bad value throws a ConfigError naming it. */

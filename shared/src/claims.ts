@@ -28,7 +28,7 @@ export const ALLOWED_ALGORITHMS = ['HS512', 'RS256', 'ES256', 'EdDSA'] as const;
  * are checked by jose before this schema sees the payload.
  */
 export const tokenClaims = z.object({
-  sub: z.string().min(1),
+  sub: z.string().min(1).refine((v) => !v.includes('\u0000'), 'must not contain NUL'),
   scope: z.string().optional(),
   /** When present, the token may read and write only these bundles. */
   bundles: z.array(z.string()).optional(),

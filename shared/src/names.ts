@@ -37,6 +37,12 @@ export const relativeFileloc = z
     'a file path must stay inside its bundle (no "..", ".", or empty segments)',
   );
 
-export const isoDateTime = z.iso.datetime({ offset: true, message: 'expected an ISO-8601 date-time' });
+/** An ISO-8601 date-time Postgres can store (timestamptz starts at year 1; year 0000 parses in JS). */
+export const isoDateTime = z.iso
+  .datetime({ offset: true, message: 'expected an ISO-8601 date-time' })
+  .refine((v) => !v.startsWith('0000'), 'the year must be 0001 or later');
+
+/** Text Postgres can store: it refuses the NUL character in text and jsonb alike. */
+export const pgText = z.string().refine((v) => !v.includes('\u0000'), 'must not contain the NUL character (\\u0000)');
 
 export const jobId = z.number().int().positive();

@@ -22,7 +22,9 @@ export function classifyApiError(error: unknown): ApiFailure {
     if (e instanceof Unauthorized) return 'unauthorized';
   }
   if (error instanceof TRPCClientError) {
-    const status = (error.data as { httpStatus?: number } | undefined)?.httpStatus;
+    const status =
+      (error.data as { httpStatus?: number } | undefined)?.httpStatus ??
+      (error.meta as { response?: { status?: number } } | undefined)?.response?.status;
     if (status === 401) return 'unauthorized';
     if (status === 502 || status === 503 || status === 504) return 'unavailable';
   }

@@ -1,8 +1,5 @@
 import { ConfigError } from '@dagproc/shared/config/env';
 import { TokenFileError } from '@dagproc/shared/token-file';
-import { dbMigrateCommand } from './db-migrate.ts';
-import { jobsCheckCommand } from './jobs-check.ts';
-import { provisionTokenCommand } from './provision-token.ts';
 
 const USAGE = `usage: pnpm dagproc <command>
 
@@ -16,9 +13,11 @@ commands:
 
 async function run(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
-  if (command === 'db' && sub === 'migrate') return dbMigrateCommand(process.env);
-  if (command === 'provision-token') return provisionTokenCommand(argv.slice(1), process.env);
-  if (command === 'jobs' && sub === 'check') return jobsCheckCommand(rest, process.env);
+  // Each command loads only its own code: `jobs check` runs as the processor's health probe,
+  // where the database driver and signing code have no business being loaded.
+  if (command === 'db' && sub === 'migrate') return (await import('./db-migrate.ts')).dbMigrateCommand(process.env);
+  if (command === 'provision-token') return (await import('./provision-token.ts')).provisionTokenCommand(argv.slice(1), process.env);
+  if (command === 'jobs' && sub === 'check') return (await import('./jobs-check.ts')).jobsCheckCommand(rest, process.env);
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;

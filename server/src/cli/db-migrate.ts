@@ -1,16 +1,29 @@
-import { loadServerConfig } from '../config.ts';
+import { loadDatabaseConfig } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
 
 /** `pnpm dagproc db migrate`: applies pending migrations (the server also does on start). */
 export async function dbMigrateCommand(env: Record<string, string | undefined>): Promise<number> {
-  const config = loadServerConfig({ ...env, DAGPROC_JWT_SECRET: env.DAGPROC_JWT_SECRET ?? undefined });
-  const database = await openDatabase(config.database);
+  const target = loadDatabaseConfig(env);
+  const where = 'url' in target ? `PostgreSQL at ${redactUrl(target.url)}` : `PGlite in ${target.dataDir}`;
+  const database = await openDatabase(target);
   try {
     const { applied } = await migrate(database.db);
-    process.stdout.write(applied ? `applied ${applied} migration(s) to ${database.kind}\n` : `database is up to date (${database.kind})\n`);
+    process.stdout.write(applied ? `applied ${applied} migration(s) to ${where}\n` : `database is up to date (${where})\n`);
     return 0;
+  } catch (error) {
+    throw new Error(`migrating ${where} failed: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
-    await database.close();
+    await database.close().catch(() => {});
+  }
+}
+
+/** host:port/db without the password. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return 'the configured URL';
   }
 }

@@ -6,6 +6,8 @@ import { parseEnv, seconds, urlString } from '@dagproc/shared/config/env';
 import { readTokenFile } from '@dagproc/shared/token-file';
 import type { AppRouter } from '../routers/index.ts';
 
+const USAGE = 'usage: dagproc jobs check [--hostname H | --local] [--limit N] [--allow-multiple]';
+
 const env = z.object({
   DAGPROC_API_URL: urlString('http://127.0.0.1:8080'),
   DAGPROC_API_TOKEN_PATH: z.string({ message: 'required: the processor token file (DAGPROC_API_TOKEN_PATH)' }),
@@ -18,29 +20,45 @@ const env = z.object({
  * asks the API with the processor's own token, so a liveness probe needs no database.
  */
 export async function jobsCheckCommand(argv: string[], rawEnv: Record<string, string | undefined>): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      hostname: { type: 'string' },
-      local: { type: 'boolean', default: false },
-      limit: { type: 'string', default: '1' },
-      'allow-multiple': { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        hostname: { type: 'string' },
+        local: { type: 'boolean', default: false },
+        limit: { type: 'string', default: '1' },
+        'allow-multiple': { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    process.stderr.write(`jobs check: ${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
   const config = parseEnv(env, rawEnv);
   const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new Error('--limit: must be a whole number of at least 1');
+  if (!Number.isInteger(limit) || limit < 1) {
+    process.stderr.write(`jobs check: --limit must be a whole number of at least 1\n${USAGE}\n`);
+    return 2;
+  }
   const host = values.local ? hostname() : values.hostname;
   const token = await readTokenFile(config.DAGPROC_API_TOKEN_PATH);
   const client = createTRPCClient<AppRouter>({
     links: [httpLink({ url: `${config.DAGPROC_API_URL}/dag-processing/trpc`, headers: { authorization: `Bearer ${token}` } })],
   });
-  const { jobs } = await client.jobs.alive.query({
-    jobType: 'DagProcessorJob',
-    thresholdSeconds: config.DAGPROC_HEALTH_CHECK_THRESHOLD,
-    ...(host ? { hostname: host } : {}),
-  });
+  let jobs;
+  try {
+    ({ jobs } = await client.jobs.alive.query({
+      jobType: 'DagProcessorJob',
+      thresholdSeconds: config.DAGPROC_HEALTH_CHECK_THRESHOLD,
+      ...(host ? { hostname: host } : {}),
+    }));
+  } catch (error) {
+    // A probe that cannot ask is a failed probe, with the reason an operator needs.
+    process.stdout.write(`Could not ask the API at ${config.DAGPROC_API_URL}: ${rootCause(error)}\n`);
+    return 1;
+  }
   const alive = jobs.slice(0, limit);
   if (alive.length === 0) {
     process.stdout.write('No alive jobs found.\n');
@@ -52,4 +70,15 @@ export async function jobsCheckCommand(argv: string[], rawEnv: Record<string, st
   }
   process.stdout.write(alive.length === 1 ? 'Found one alive job.\n' : `Found ${alive.length} alive jobs.\n`);
   return 0;
+}
+
+/** The innermost useful reason: `ECONNREFUSED` rather than tRPC's "fetch failed". */
+function rootCause(error: unknown): string {
+  let reason = error instanceof Error ? error.message : String(error);
+  for (let e: unknown = error, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') reason = code;
+    else if (e instanceof Error && e.message && e.message !== 'fetch failed') reason = e.message;
+  }
+  return reason;
 }

@@ -186,6 +186,8 @@ export const job = pgTable(
     latestHeartbeat: tz('latest_heartbeat').notNull().defaultNow(),
     /** Client-chosen; a retried register with the same id finds the same Job. */
     registrationId: uuid('registration_id'),
+    /** The registering token's `bundles` claim: a bundle-limited token may act only on Jobs registered with the same one. */
+    tokenBundles: jsonb('token_bundles').$type<string[]>(),
   },
   (t) => [
     uniqueIndex('job_registration_uq').on(t.registrationId),

@@ -18,7 +18,7 @@ export const bundlesRouter = {
         ctx.claims,
         input.bundles.map((b) => b.name),
       );
-      return reconcileBundles(ctx.deps.database.db, input);
+      return reconcileBundles(ctx.deps.database.db, input, ctx.claims.bundles ?? null);
     }),
 
   state: processorProcedure

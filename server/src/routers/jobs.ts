@@ -8,26 +8,32 @@ import {
   registerJobInput,
   registerJobOutput,
 } from '@dagproc/shared';
-import { aliveJobs, completeJob, heartbeatJob, registerJob } from '../db/queries/jobs.ts';
+import { aliveJobs, assertJobAccess, completeJob, heartbeatJob, registerJob } from '../db/queries/jobs.ts';
 import { processorProcedure } from '../trpc.ts';
 
 export const jobsRouter = {
   register: processorProcedure
     .input(registerJobInput)
     .output(registerJobOutput)
-    .mutation(({ ctx, input }) => registerJob(ctx.deps.database.db, input)),
+    .mutation(({ ctx, input }) =>
+      registerJob(ctx.deps.database.db, { ...input, tokenBundles: ctx.claims.bundles ? [...ctx.claims.bundles].sort() : null }),
+    ),
 
   heartbeat: processorProcedure
     .input(heartbeatInput)
     .output(heartbeatOutput)
     .mutation(async ({ ctx, input }) => {
+      await assertJobAccess(ctx.deps.database.db, input.jobId, ctx.claims.bundles);
       const row = await heartbeatJob(ctx.deps.database.db, input.jobId);
-      return { state: row.state as 'running', latestHeartbeat: row.latestHeartbeat.toISOString() };
+      return { state: row.state, latestHeartbeat: row.latestHeartbeat.toISOString() };
     }),
 
   complete: processorProcedure
     .input(completeJobInput)
-    .mutation(({ ctx, input }) => completeJob(ctx.deps.database.db, input.jobId, input.state)),
+    .mutation(async ({ ctx, input }) => {
+      await assertJobAccess(ctx.deps.database.db, input.jobId, ctx.claims.bundles);
+      return completeJob(ctx.deps.database.db, input.jobId, input.state);
+    }),
 
   /** The liveness query behind `pnpm dagproc jobs check`. */
   alive: processorProcedure

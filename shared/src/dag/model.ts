@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { dagId, taskId } from '../names.ts';
+import { dagId, pgText, taskId } from '../names.ts';
 
 /**
  * The serialized form of a DAG: what a DAG file's `dag()` calls become after parsing, what the
@@ -12,7 +12,7 @@ export const SERIALIZATION_FORMAT = 1;
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export const jsonValue: z.ZodType<Json> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
+  z.union([pgText, z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(pgText, jsonValue)]),
 );
 export type JsonValue = Json;
 
@@ -22,8 +22,8 @@ export const serializedTask = z.strictObject({
   upstream: z.array(taskId),
   retries: z.number().int().min(0),
   retryDelaySeconds: z.number().min(0).nullable(),
-  owner: z.string().nullable(),
-  doc: z.string().nullable(),
+  owner: pgText.nullable(),
+  doc: pgText.nullable(),
   params: z.record(z.string(), jsonValue),
 });
 export type SerializedTask = z.infer<typeof serializedTask>;
@@ -31,19 +31,19 @@ export type SerializedTask = z.infer<typeof serializedTask>;
 export const serializedDag = z.strictObject({
   format: z.literal(SERIALIZATION_FORMAT),
   dagId,
-  description: z.string().nullable(),
+  description: pgText.nullable(),
   /** A cron expression, an `@daily`-style preset, or null for a DAG that is only triggered. */
-  schedule: z.string().nullable(),
+  schedule: pgText.nullable(),
   /** ISO-8601 date or date-time, as written by the author. */
-  startDate: z.string().nullable(),
-  endDate: z.string().nullable(),
+  startDate: pgText.nullable(),
+  endDate: pgText.nullable(),
   catchup: z.boolean(),
   /** Sorted, unique. */
-  tags: z.array(z.string().max(100)),
+  tags: z.array(pgText.max(100)),
   params: z.record(z.string(), jsonValue),
   defaultArgs: z.record(z.string(), jsonValue),
   maxActiveRuns: z.number().int().positive().nullable(),
-  doc: z.string().nullable(),
+  doc: pgText.nullable(),
   /** Sorted by taskId. */
   tasks: z.array(serializedTask),
   hasOnFailureCallback: z.boolean(),

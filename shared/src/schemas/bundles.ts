@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bundleName, isoDateTime } from '../names.ts';
+import { bundleName, isoDateTime, pgText } from '../names.ts';
 
 export const bundleKind = z.enum(['local', 'git']);
 
@@ -37,6 +37,6 @@ export const bundleStateOutput = z.object({ bundles: z.array(bundleState) });
 export const syncBundleInput = z.strictObject({
   name: bundleName,
   /** A git commit, or null for a bundle without versions (a local folder). */
-  version: z.string().min(1).max(200).nullable(),
+  version: pgText.min(1).max(200).nullable(),
   lastRefreshed: isoDateTime,
 });

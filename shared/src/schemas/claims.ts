@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bundleName, jobId } from '../names.ts';
+import { bundleName, jobId, pgText } from '../names.ts';
 import { jsonValue } from '../dag/model.ts';
 
 const claimInput = z.strictObject({
@@ -47,7 +47,7 @@ export const ackCallbackInput = z.strictObject({
   jobId,
   id: z.number().int().positive(),
   outcome: z.enum(['success', 'failed']),
-  error: z.string().max(100_000).optional(),
+  error: pgText.max(100_000).optional(),
 });
 export const ackCallbackOutput = z.object({
   /** False when this job no longer held the lease (it lapsed and another job took it). */

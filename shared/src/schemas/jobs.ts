@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jobId } from '../names.ts';
+import { jobId, pgText } from '../names.ts';
 
 export const JOB_TYPE = { dagProcessor: 'DagProcessorJob' } as const;
 export const jobType = z.enum([JOB_TYPE.dagProcessor]);
@@ -8,8 +8,8 @@ export type JobState = z.infer<typeof jobState>;
 
 export const registerJobInput = z.strictObject({
   jobType,
-  hostname: z.string().min(1).max(255),
-  unixname: z.string().min(1).max(255),
+  hostname: pgText.min(1).max(255),
+  unixname: pgText.min(1).max(255),
   pid: z.number().int().positive(),
   /** Chosen by the client; a retry with the same id returns the same Job. */
   registrationId: z.uuid().optional(),
@@ -17,7 +17,8 @@ export const registerJobInput = z.strictObject({
 export const registerJobOutput = z.object({ jobId });
 
 export const heartbeatInput = z.strictObject({ jobId });
-export const heartbeatOutput = z.object({ state: jobState, latestHeartbeat: z.string() });
+/** Any state an operator may have set (Airflow's `restarting`, say): the processor stops unless `running`. */
+export const heartbeatOutput = z.object({ state: z.string(), latestHeartbeat: z.string() });
 
 export const completeJobInput = z.strictObject({
   jobId,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bundleName, dagId, isoDateTime, relativeFileloc } from '../names.ts';
+import { bundleName, dagId, isoDateTime, pgText, relativeFileloc } from '../names.ts';
 import { serializedDag } from '../dag/model.ts';
 
 export const WARNING_TYPE = {
@@ -8,8 +8,8 @@ export const WARNING_TYPE = {
 
 export const dagWarning = z.strictObject({
   dagId,
-  warningType: z.string().min(1).max(50),
-  message: z.string().max(10_000),
+  warningType: pgText.min(1).max(50),
+  message: pgText.max(10_000),
 });
 
 /** One file's parse, as the processor saw it: everything the server stores for the file. */
@@ -17,7 +17,7 @@ export const persistFileInput = z
   .strictObject({
     bundleName,
     /** The bundle's version the file was read at (a git commit), or null. */
-    bundleVersion: z.string().max(200).nullable(),
+    bundleVersion: pgText.max(200).nullable(),
     relativeFileloc,
     /** Chosen by the processor for this parse; a retried persist with the same id is a no-op. */
     parseId: z.uuid(),
@@ -25,9 +25,9 @@ export const persistFileInput = z
     parseFinishedAt: isoDateTime,
     /** sha256 hex of the file's bytes, to tell a changed file from a runtime-varying one. */
     contentHash: z.string().regex(/^[0-9a-f]{64}$/, 'contentHash is a sha256 hex digest'),
-    sourceCode: z.string(),
+    sourceCode: pgText,
     dags: z.array(serializedDag).max(10_000),
-    importError: z.strictObject({ stacktrace: z.string().min(1).max(1_000_000) }).nullable(),
+    importError: z.strictObject({ stacktrace: pgText.min(1).max(1_000_000) }).nullable(),
     warnings: z.array(dagWarning).max(10_000),
     /** Priority parse requests this parse answers; deleted in the same transaction. */
     priorityRequestIds: z.array(z.number().int().positive()).max(1000).default([]),
@@ -41,6 +41,10 @@ export const persistFileInput = z
   .refine((v) => new Set(v.dags.map((d) => d.dagId)).size === v.dags.length, {
     message: 'a file result must not define the same dagId twice',
     path: ['dags'],
+  })
+  .refine((v) => new Set(v.warnings.map((w) => `${w.dagId}\u0000${w.warningType}`)).size === v.warnings.length, {
+    message: 'a DAG has at most one warning of each type',
+    path: ['warnings'],
   });
 export type PersistFileInput = z.input<typeof persistFileInput>;
 

@@ -12,15 +12,25 @@ export class BundleOwnedElsewhere extends DomainError {
 /**
  * Activates a processor group's configured bundles and deactivates the bundles that group
  * activated before but no longer has. Another group's active bundle is never taken over.
+ * Rows are created first and then locked, so two groups racing for a new name serialize on
+ * it and the second gets the conflict. `deactivatable` (a token's bundles claim) limits what
+ * may be deactivated: a caller may only switch off bundles it may write.
  */
 export async function reconcileBundles(
   db: Db,
   input: { group: string; bundles: { name: string; kind: string }[]; deactivateOthers: boolean },
+  deactivatable: readonly string[] | null = null,
 ): Promise<{ activated: string[]; deactivated: string[] }> {
   return db.transaction(async (tx) => {
-    const names = input.bundles.map((b) => b.name);
+    const names = input.bundles.map((b) => b.name).sort();
+    if (names.length) {
+      await tx
+        .insert(dagBundle)
+        .values(input.bundles.map((b) => ({ name: b.name, kind: b.kind, active: false, processorGroup: null })))
+        .onConflictDoNothing({ target: dagBundle.name });
+    }
     const existing = names.length
-      ? await tx.select().from(dagBundle).where(inArray(dagBundle.name, names)).for('update')
+      ? await tx.select().from(dagBundle).where(inArray(dagBundle.name, names)).orderBy(dagBundle.name).for('update')
       : [];
     const conflict = existing.find((b) => b.active && b.processorGroup !== null && b.processorGroup !== input.group);
     if (conflict) {
@@ -28,17 +38,12 @@ export async function reconcileBundles(
         `bundle '${conflict.name}' is active for processor group '${conflict.processorGroup}', not '${input.group}'`,
       );
     }
-    const activated: string[] = [];
+    const activated = existing.filter((b) => !b.active).map((b) => b.name);
     for (const bundle of input.bundles) {
-      const before = existing.find((b) => b.name === bundle.name);
-      if (!before || !before.active) activated.push(bundle.name);
       await tx
-        .insert(dagBundle)
-        .values({ name: bundle.name, kind: bundle.kind, active: true, processorGroup: input.group })
-        .onConflictDoUpdate({
-          target: dagBundle.name,
-          set: { kind: bundle.kind, active: true, processorGroup: input.group, updatedAt: sql`now()` },
-        });
+        .update(dagBundle)
+        .set({ kind: bundle.kind, active: true, processorGroup: input.group, updatedAt: sql`now()` })
+        .where(eq(dagBundle.name, bundle.name));
     }
     if (!input.deactivateOthers) return { activated, deactivated: [] };
     const gone = await tx
@@ -49,6 +54,7 @@ export async function reconcileBundles(
           eq(dagBundle.processorGroup, input.group),
           eq(dagBundle.active, true),
           names.length ? notInArray(dagBundle.name, names) : sql`true`,
+          deactivatable ? (deactivatable.length ? inArray(dagBundle.name, [...deactivatable]) : sql`false`) : sql`true`,
         ),
       )
       .returning({ name: dagBundle.name });

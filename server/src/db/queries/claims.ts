@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { CallbackRequest, ParseRequest } from '@dagproc/shared';
+import { relativeFileloc, type CallbackRequest, type ParseRequest } from '@dagproc/shared';
 import type { Db } from '../client.ts';
 import { queryRows, toIso } from '../client.ts';
 import { bigintList, textList } from '../sql.ts';
@@ -102,7 +102,11 @@ export async function claimCallbacks(db: Db, claim: Claim): Promise<CallbackRequ
         from claimed c left join dag d on d.dag_id = c.dag_id
         order by c.priority_weight desc, c.created_at, c.id`,
   );
-  return rows.map((r) => ({
+  // Rows inserted by SQL are not validated on the way in: one naming a path that could leave
+  // its bundle is never handed out; it is dropped, with the reason in the audit log.
+  const invalid = rows.filter((r) => !relativeFileloc.safeParse(r.relative_fileloc).success);
+  if (invalid.length) await dropInvalidCallbacks(db, invalid.map((r) => ({ id: Number(r.id), dagId: r.dag_id, path: r.relative_fileloc })));
+  return rows.filter((r) => !invalid.includes(r)).map((r) => ({
     id: Number(r.id),
     dagId: r.dag_id,
     bundleName: r.bundle_name,
@@ -114,6 +118,18 @@ export async function claimCallbacks(db: Db, claim: Claim): Promise<CallbackRequ
     attempts: Number(r.attempts),
     createdAt: toIso(r.created_at),
   }));
+}
+
+async function dropInvalidCallbacks(db: Db, invalid: { id: number; dagId: string; path: string }[]) {
+  for (const cb of invalid) {
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`delete from callback_request where id = ${cb.id}`);
+      await tx.execute(sql`
+        insert into audit_log (event, owner, dag_id, extra)
+        values ('callback.rejected', 'dagproc', ${cb.dagId},
+                ${JSON.stringify({ callbackRequestId: cb.id, reason: `relative_fileloc ${JSON.stringify(cb.path)} is not a path inside a bundle` })}::jsonb)`);
+    });
+  }
 }
 
 export async function callbackBundle(db: Db, id: number): Promise<string | null> {

@@ -9,6 +9,8 @@ export interface RegisterJob {
   unixname: string;
   pid: number;
   registrationId?: string | undefined;
+  /** The registering token's bundles claim, sorted; null for an unlimited token. */
+  tokenBundles: string[] | null;
 }
 
 /** Registers a running Job; a retry carrying the same registrationId gets the same Job back. */
@@ -20,6 +22,7 @@ export async function registerJob(db: Db, input: RegisterJob): Promise<{ jobId: 
     unixname: input.unixname,
     pid: input.pid,
     registrationId: input.registrationId ?? null,
+    tokenBundles: input.tokenBundles,
   };
   if (!input.registrationId) {
     const [row] = await db.insert(job).values(values).returning({ id: job.id });
@@ -38,6 +41,26 @@ export async function registerJob(db: Db, input: RegisterJob): Promise<{ jobId: 
 export class JobNotFound extends DomainError {
   constructor(message: string) {
     super('NOT_FOUND', message);
+  }
+}
+
+export class JobForbidden extends DomainError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}
+
+/**
+ * A token limited to some bundles may heartbeat or complete only Jobs registered by a token
+ * with the same limit, so one team's processor cannot end another's.
+ */
+export async function assertJobAccess(db: Db, jobId: number, tokenBundles: string[] | undefined): Promise<void> {
+  if (!tokenBundles) return;
+  const [row] = await db.select({ tokenBundles: job.tokenBundles }).from(job).where(eq(job.id, jobId));
+  if (!row) throw new JobNotFound(`job ${jobId} does not exist`);
+  const mine = [...tokenBundles].sort().join('\u0000');
+  if (row.tokenBundles === null || [...row.tokenBundles].sort().join('\u0000') !== mine) {
+    throw new JobForbidden(`this token may not act on job ${jobId}: it was registered by a token for other bundles`);
   }
 }
 

@@ -83,16 +83,18 @@ export async function persistFile(db: Db, input: PersistFile): Promise<PersistFi
 
     const versions: PersistFileOutput['dags'] = [];
     const computedWarnings: PersistFileOutput['warnings'] = [];
+    const newVersions: NewVersion[] = [];
+    const staleCode: string[] = [];
     for (const dag of accepted) {
       const hash = dagHash(dag);
       const last = latest.get(dag.dagId);
       if (last && last.dag_hash === hash) {
-        if (last.source_code_hash !== sourceHash) await updateDagCode(tx, last.id, input, sourceHash);
+        if (last.source_code_hash !== sourceHash) staleCode.push(last.id);
         versions.push({ dagId: dag.dagId, versionNumber: last.version_number, newVersion: false });
         continue;
       }
       const versionNumber = (last?.version_number ?? 0) + 1;
-      await insertVersion(tx, input, dag, hash, versionNumber, sourceHash);
+      newVersions.push({ dag, hash, versionNumber });
       versions.push({ dagId: dag.dagId, versionNumber, newVersion: true });
       if (last && fileUnchanged && previous.dag_ids.includes(dag.dagId)) {
         computedWarnings.push({
@@ -106,10 +108,17 @@ export async function persistFile(db: Db, input: PersistFile): Promise<PersistFi
       }
     }
 
+    await insertVersions(tx, input, newVersions, sourceHash);
+    await updateDagCode(tx, staleCode, input, sourceHash);
+
     const warnings = [
       ...input.warnings.filter((w) => acceptedIds.includes(w.dagId)),
       ...computedWarnings.filter((c) => !input.warnings.some((w) => w.dagId === c.dagId && w.warningType === c.warningType)),
     ];
+    await tx.execute(sql`
+      update dag set has_import_errors = ${hasImportError}
+      where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}
+        and has_import_errors <> ${hasImportError}`);
     await replaceWarnings(tx, acceptedIds, warnings);
     await setImportError(tx, input, rejected, parsedAt);
     await markDroppedDagsStale(tx, input, acceptedIds, parsedAt);
@@ -245,33 +254,46 @@ async function upsertDags(tx: DbTx, input: PersistFile, accepted: SerializedDag[
     where dag.dag_id = r.dag_id`);
 }
 
-async function insertVersion(
-  tx: DbTx,
-  input: PersistFile,
-  dag: SerializedDag,
-  hash: string,
-  versionNumber: number,
-  sourceHash: string,
-) {
-  const versionId = randomUUID();
-  await tx.execute(sql`
-    insert into dag_version (id, dag_id, version_number, bundle_name, bundle_version)
-    values (${versionId}, ${dag.dagId}, ${versionNumber}, ${input.bundleName}, ${input.bundleVersion})`);
-  await tx.execute(sql`
-    insert into serialized_dag (id, dag_version_id, dag_id, data, dag_hash)
-    values (${randomUUID()}, ${versionId}, ${dag.dagId}, ${JSON.stringify(dag)}::jsonb, ${hash})`);
-  await tx.execute(sql`
-    insert into dag_code (id, dag_version_id, dag_id, bundle_name, relative_fileloc, source_code, source_code_hash)
-    values (${randomUUID()}, ${versionId}, ${dag.dagId}, ${input.bundleName}, ${input.relativeFileloc},
-            ${input.sourceCode}, ${sourceHash})`);
+interface NewVersion {
+  dag: SerializedDag;
+  hash: string;
+  versionNumber: number;
 }
 
-/** The file changed (a comment, say) without changing the DAG: keep the version, refresh its code. */
-async function updateDagCode(tx: DbTx, versionId: string, input: PersistFile, sourceHash: string) {
+/** One statement per table however many DAGs changed: a file may define thousands. */
+async function insertVersions(tx: DbTx, input: PersistFile, versions: NewVersion[], sourceHash: string) {
+  if (versions.length === 0) return;
+  const rows = versions.map((v) => ({
+    version_id: randomUUID(),
+    serialized_id: randomUUID(),
+    code_id: randomUUID(),
+    dag_id: v.dag.dagId,
+    version_number: v.versionNumber,
+    data: v.dag,
+    dag_hash: v.hash,
+  }));
+  const columns = sql`version_id uuid, serialized_id uuid, code_id uuid, dag_id text, version_number int, data jsonb, dag_hash text`;
+  await tx.execute(sql`
+    insert into dag_version (id, dag_id, version_number, bundle_name, bundle_version)
+    select r.version_id, r.dag_id, r.version_number, ${input.bundleName}, ${input.bundleVersion}
+    from ${recordset(rows, columns)}`);
+  await tx.execute(sql`
+    insert into serialized_dag (id, dag_version_id, dag_id, data, dag_hash)
+    select r.serialized_id, r.version_id, r.dag_id, r.data, r.dag_hash
+    from ${recordset(rows, columns)}`);
+  await tx.execute(sql`
+    insert into dag_code (id, dag_version_id, dag_id, bundle_name, relative_fileloc, source_code, source_code_hash)
+    select r.code_id, r.version_id, r.dag_id, ${input.bundleName}, ${input.relativeFileloc}, ${input.sourceCode}, ${sourceHash}
+    from ${recordset(rows.map(({ data: _data, ...rest }) => rest), columns)}`);
+}
+
+/** The file changed (a comment, say) without changing these DAGs: keep their versions, refresh their code. */
+async function updateDagCode(tx: DbTx, versionIds: string[], input: PersistFile, sourceHash: string) {
+  if (versionIds.length === 0) return;
   await tx.execute(sql`
     update dag_code set source_code = ${input.sourceCode}, source_code_hash = ${sourceHash},
       bundle_name = ${input.bundleName}, relative_fileloc = ${input.relativeFileloc}, last_updated = now()
-    where dag_version_id = ${versionId}`);
+    where dag_version_id in (select (jsonb_array_elements_text(${JSON.stringify(versionIds)}::jsonb))::uuid)`);
 }
 
 async function replaceWarnings(tx: DbTx, dagIds: string[], warnings: PersistFileOutput['warnings']) {

@@ -1,0 +1,195 @@
+import { mkdtempSync, unlinkSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { delay, http } from 'msw';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '@dagproc/shared/log';
+import { createApiClient } from './api/client.ts';
+import { LocalDagBundle } from './bundles/index.ts';
+import type { ProcessorConfig } from './config.ts';
+import { DagFileProcessorManager } from './manager.ts';
+import type { CallbackOutcome, CallbackTask, ParseOutcome, ParseTask } from './parse-pool.ts';
+import { FakeApi, ok } from './testing/fake-api.ts';
+import { FakePool } from './testing/fake-pool.ts';
+
+/** Edge cases of the manager loop. */
+
+let fake: FakeApi;
+const server = setupServer();
+let dir: string;
+let tokenPath: string;
+let logs: Record<string, any>[];
+
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+afterAll(() => server.close());
+beforeEach(() => {
+  fake = new FakeApi();
+  server.resetHandlers(...fake.handlers());
+  dir = mkdtempSync(join(tmpdir(), 'dagproc-edge-'));
+  for (const name of ['a.ts', 'b.ts', 'c.mjs']) writeFileSync(join(dir, name), `// ${name}\n`);
+  tokenPath = join(dir, '..', `${dir.split('/').pop()}.token`);
+  writeFileSync(tokenPath, 'aaaa.bbbb.cccc');
+  logs = [];
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await rm(tokenPath, { force: true });
+});
+
+function config(overrides: Partial<ProcessorConfig> = {}): ProcessorConfig {
+  const bundle = { kind: 'local' as const, name: 'dags-folder', path: dir, configuredPath: dir, refreshInterval: 0 };
+  return {
+    apiUrl: fake.url,
+    apiTokenPath: tokenPath,
+    configuredBundles: [bundle],
+    bundles: [bundle],
+    bundleNameFilter: null,
+    numRuns: 1,
+    parsingProcesses: 2,
+    minFileProcessInterval: 0,
+    fileParseTimeout: 5,
+    staleDagThreshold: 50,
+    heartbeatInterval: 1,
+    bundleRefreshInterval: 0,
+    fileSortMode: 'alphabetical',
+    maxCallbacksPerLoop: 5,
+    parsingMode: 'pooled',
+    isolateMaxFiles: 100,
+    isolateMemoryLimitMb: 128,
+    processorGroup: 'default',
+    logLevel: 'debug',
+    ...overrides,
+  };
+}
+
+function manager(cfg = config(), pool: FakePool = new FakePool()) {
+  const logger = createLogger('processor', { level: 'debug', write: (line) => logs.push(JSON.parse(line)) });
+  const client = createApiClient({
+    apiUrl: cfg.apiUrl,
+    tokenPath: cfg.apiTokenPath,
+    logger,
+    tokenCacheMs: 50,
+    retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50, timeoutMs: 1000 },
+  });
+  const bundles = cfg.bundles.map((b) => new LocalDagBundle(b.name, b.kind === 'local' ? b.configuredPath : '', 0));
+  return { m: new DagFileProcessorManager(cfg, client, pool, bundles, logger), pool };
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const callback = (id: number) => ({
+  id,
+  dagId: 'a',
+  bundleName: 'dags-folder',
+  relativeFileloc: 'a.ts',
+  callbackType: 'failure' as const,
+  runId: `r${id}`,
+  msg: null,
+  context: {},
+  attempts: 1,
+  createdAt: new Date().toISOString(),
+});
+
+describe('callback acknowledgements', () => {
+  it('callbacks finishing together are each acknowledged exactly once', async () => {
+    // A real ackCallback takes a DB round trip; make it take a little while so acks overlap.
+    const acks: number[] = [];
+    server.use(
+      http.post(`${fake.url}/dag-processing/trpc/claims.ackCallback`, async ({ request }) => {
+        const input = (await request.json()) as { id: number };
+        // As the real server: the first ack deletes the row; a repeat finds nothing and answers false.
+        const first = !acks.includes(input.id);
+        acks.push(input.id);
+        await delay(50);
+        return ok({ acknowledged: first });
+      }),
+    );
+    fake.callbacks = [1, 2, 3, 4, 5].map(callback);
+    const { m, pool } = manager();
+    await m.run();
+    expect(pool.callbacksRun).toHaveLength(5);
+    const counts = Object.fromEntries([1, 2, 3, 4, 5].map((id) => [id, acks.filter((a) => a === id).length]));
+    // Each callback acked once: no duplicate acks (false "lease had lapsed" warnings) and none skipped (run twice later).
+    const lapsed = logs.filter((l) => l.msg.includes('callback lease had lapsed')).length;
+    expect({ counts, lapsedWarnings: lapsed }).toEqual({ counts: { 1: 1, 2: 1, 3: 1, 4: 1, 5: 1 }, lapsedWarnings: 0 });
+  });
+});
+
+describe('a callback the pool refuses', () => {
+  it('a callback whose task the pool rejects (e.g. a relative_fileloc inserted by SQL as "../x.ts") does not become an unhandled rejection', async () => {
+    class RefusingPool extends FakePool {
+      override async runCallback(task: CallbackTask): Promise<CallbackOutcome> {
+        // What IsolatePool.validate throws for a relativeFileloc outside the bundle.
+        throw new TypeError(`invalid callback task: relativeFileloc: a file path must stay inside its bundle (${task.relativeFileloc})`);
+      }
+    }
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      fake.callbacks = [{ ...callback(21), relativeFileloc: '../x.ts' }];
+      const { m } = manager(config(), new RefusingPool());
+      await m.run();
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled.map(String)).toEqual([]);
+    // And the request should be acknowledged as failed rather than re-claimed forever.
+    expect(fake.acks).toEqual([{ id: 21, outcome: 'failed' }]);
+  });
+});
+
+describe('a file deleted while it is being parsed', () => {
+  it("its result is not persisted after the sweep that found it gone (that would make its DAGs live again)", async () => {
+    let releaseA!: () => void;
+    const gate = new Promise<void>((r) => (releaseA = r));
+    class GatedPool extends FakePool {
+      override async parse(task: ParseTask): Promise<ParseOutcome> {
+        if (task.relativeFileloc === 'a.ts') await gate;
+        return super.parse(task);
+      }
+    }
+    const { m } = manager(config(), new GatedPool());
+    const running = m.run();
+    await until(() => fake.sweeps.length > 0, 'first sweep');
+    unlinkSync(join(dir, 'a.ts'));
+    await until(() => fake.sweeps.some((s) => !s.files.includes('a.ts')), 'a sweep without a.ts');
+    const callsAtSweep = fake.calls.length;
+    releaseA();
+    await running;
+    const persistedAfterSweep = fake.calls.slice(callsAtSweep).filter((c) => c === 'parsing.persist').length;
+    expect({ persistedAfterSweep, aPersisted: fake.persisted.some((p) => p.relativeFileloc === 'a.ts') }).toEqual({
+      persistedAfterSweep: 0,
+      aPersisted: false,
+    });
+  });
+});
+
+describe('loop pacing while parsing', () => {
+  it('does not claim priority requests and callbacks once per finished parse', async () => {
+    for (let i = 0; i < 300; i++) writeFileSync(join(dir, `f${i}.ts`), `// ${i}\n`);
+    class SlowPool extends FakePool {
+      override async parse(task: ParseTask): Promise<ParseOutcome> {
+        await new Promise((r) => setTimeout(r, 5));
+        return super.parse(task);
+      }
+    }
+    const { m } = manager(config(), new SlowPool());
+    const started = Date.now();
+    await m.run();
+    const seconds = (Date.now() - started) / 1000;
+    const claims = fake.calls.filter((c) => c === 'claims.parseRequests').length;
+    // The loop sleeps 1 s between iterations; a handful of claims per second of run time is expected.
+    expect({ claims, seconds: Math.round(seconds * 10) / 10 }).toMatchObject({ claims: expect.any(Number) });
+    expect(claims).toBeLessThanOrEqual(Math.ceil(seconds) * 5 + 5);
+  });
+});
