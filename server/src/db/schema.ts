@@ -246,6 +246,12 @@ export const parsedFile = pgTable(
     parseFinishedAt: tz('parse_finished_at').notNull(),
     contentHash: text('content_hash'),
     dagIds: jsonb('dag_ids').$type<string[]>().notNull().default([]),
+    /** Hash of what the parse produced (DAG hashes, import error, warnings): equal means nothing to rewrite. */
+    resultHash: text('result_hash'),
+    /** The stored version number of each DAG the parse defined. */
+    dagVersions: jsonb('dag_versions').$type<Record<string, number>>(),
+    /** The parse landed whole: no DAG refused to another owner, no warning of the server's own. */
+    settled: boolean('settled').notNull().default(false),
   },
   (t) => [primaryKey({ columns: [t.bundleName, t.relativeFileloc] })],
 );

@@ -223,3 +223,37 @@ describe('parsing.persist: bad input changes nothing', () => {
     expect(res.body.error.message).toContain("bundle 'never-registered' is not registered");
   });
 });
+
+describe('parsing.persist: the steady state', () => {
+  it('an unchanged re-parse moves only the parse times: same versions, fresh last_parsed_time', async () => {
+    const id = `${bundle}_steady`;
+    const source = 'export default dag({ dagId: "steady" })\n';
+    const t0 = Date.UTC(2026, 0, 1);
+    const at = (s: number) => ({ parseStartedAt: new Date(t0 + s * 1000).toISOString(), parseFinishedAt: new Date(t0 + s * 1000).toISOString() });
+    await persist('steady.ts', [serializedDagOf(id)], { sourceCode: source, ...at(0) });
+    const again = await persist('steady.ts', [serializedDagOf(id)], { sourceCode: source, ...at(30) });
+    expect(again).toEqual({ outcome: 'applied', dags: [{ dagId: id, versionNumber: 1, newVersion: false }], rejected: [], warnings: [] });
+    const [row] = await rows(db(), 'select last_parsed_time from dag where dag_id = $1', [id]);
+    expect(new Date(row!.last_parsed_time).toISOString()).toBe(new Date(t0 + 30_000).toISOString());
+  });
+
+  it("a DAG moved away behind the file's back sends its next unchanged parse down the full path", async () => {
+    const id = `${bundle}_moved_behind`;
+    const source = '// unchanged\n';
+    await persist('home.ts', [serializedDagOf(id)], { sourceCode: source });
+    await rows(db(), "update dag set relative_fileloc = 'elsewhere.ts' where dag_id = $1", [id]);
+    await persist('home.ts', [serializedDagOf(id)], { sourceCode: source });
+    const [row] = await rows(db(), 'select relative_fileloc from dag where dag_id = $1', [id]);
+    expect(row!.relative_fileloc).toBe('home.ts');
+  });
+
+  it('a runtime-varying warning clears once the DAG stops changing', async () => {
+    const id = `${bundle}_settles`;
+    const source = '// same file\n';
+    await persist('settles.ts', [serializedDagOf(id, { params: { at: 1 } })], { sourceCode: source });
+    await persist('settles.ts', [serializedDagOf(id, { params: { at: 2 } })], { sourceCode: source });
+    expect(await rows(db(), 'select warning_type from dag_warning where dag_id = $1', [id])).toHaveLength(1);
+    await persist('settles.ts', [serializedDagOf(id, { params: { at: 2 } })], { sourceCode: source });
+    expect(await rows(db(), 'select warning_type from dag_warning where dag_id = $1', [id])).toEqual([]);
+  });
+});

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { relativeFileloc, type CallbackRequest, type ParseRequest } from '@dagproc/shared';
 import type { Db } from '../client.ts';
 import { queryRows, toIso } from '../client.ts';
-import { bigintList, textList } from '../sql.ts';
+import { bigintArray, textArray } from '../sql.ts';
 
 interface Claim {
   jobId: number;
@@ -24,7 +24,7 @@ export async function claimParseRequests(db: Db, claim: Claim): Promise<ParseReq
           lease_expires_at = now() + make_interval(secs => ${claim.leaseSeconds})
         where id in (
           select id from dag_priority_parsing_request
-          where bundle_name in ${textList(claim.bundleNames)}
+          where bundle_name = any(${textArray(claim.bundleNames)})
             and (lease_expires_at is null or lease_expires_at < now())
           order by created_at, id
           limit ${claim.limit}
@@ -46,7 +46,7 @@ export async function completeParseRequests(db: Db, input: { jobId: number; ids:
   const rows = await queryRows<{ id: number }>(
     db,
     sql`delete from dag_priority_parsing_request
-        where id in ${bigintList(input.ids)} and claimed_by_job_id = ${input.jobId}
+        where id = any(${bigintArray(input.ids)}) and claimed_by_job_id = ${input.jobId}
         returning id`,
   );
   return { deleted: rows.length };
@@ -56,7 +56,7 @@ export async function completeParseRequests(db: Db, input: { jobId: number; ids:
 export async function parseRequestBundles(db: Db, ids: number[]): Promise<string[]> {
   const rows = await queryRows<{ bundle_name: string }>(
     db,
-    sql`select distinct bundle_name from dag_priority_parsing_request where id in ${bigintList(ids)}`,
+    sql`select distinct bundle_name from dag_priority_parsing_request where id = any(${bigintArray(ids)})`,
   );
   return rows.map((r) => r.bundle_name);
 }
@@ -82,7 +82,7 @@ export async function claimCallbacks(db: Db, claim: Claim): Promise<CallbackRequ
     sql`with picked as (
           select cr.id from callback_request cr
           left join dag d on d.dag_id = cr.dag_id
-          where coalesce(cr.bundle_name, d.bundle_name) in ${textList(claim.bundleNames)}
+          where coalesce(cr.bundle_name, d.bundle_name) = any(${textArray(claim.bundleNames)})
             and coalesce(cr.relative_fileloc, d.relative_fileloc) is not null
             and (cr.lease_expires_at is null or cr.lease_expires_at < now())
           order by cr.priority_weight desc, cr.created_at, cr.id

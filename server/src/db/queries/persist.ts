@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import {
   WARNING_TYPE,
+  canonicalJson,
   dagHash,
   sha256Hex,
   type PersistFileOutput,
@@ -12,7 +13,7 @@ import {
 import { DomainError } from '../../errors.ts';
 import type { Db, DbTx } from '../client.ts';
 import { queryRows } from '../client.ts';
-import { recordset, bigintList, textList } from '../sql.ts';
+import { bigintArray, recordset, textArray, textList } from '../sql.ts';
 import { UnknownBundle } from './bundles.ts';
 
 export type PersistFile = z.output<typeof persistFileInput>;
@@ -22,6 +23,9 @@ interface ParsedFileRow {
   parse_started_at: Date | string;
   content_hash: string | null;
   dag_ids: string[];
+  result_hash: string | null;
+  dag_versions: Record<string, number> | null;
+  settled: boolean;
 }
 
 interface ExistingDag {
@@ -71,6 +75,13 @@ export async function persistFile(db: Db, input: PersistFile): Promise<PersistFi
       return { outcome: 'superseded', dags: [], rejected: [], warnings: [] };
     }
 
+    const hashes = new Map(dags.map((d) => [d.dagId, dagHash(d)]));
+    const resultHash = resultHashOf(input, dags, hashes);
+    if (previous.settled && previous.content_hash === input.contentHash && previous.result_hash === resultHash) {
+      const unchanged = await refreshUnchanged(tx, input, dags, previous);
+      if (unchanged) return unchanged;
+    }
+
     const { accepted, rejected } = await claimOwnership(tx, input, dags);
     const acceptedIds = accepted.map((d) => d.dagId);
     const latest = await latestVersions(tx, acceptedIds);
@@ -86,7 +97,7 @@ export async function persistFile(db: Db, input: PersistFile): Promise<PersistFi
     const newVersions: NewVersion[] = [];
     const staleCode: string[] = [];
     for (const dag of accepted) {
-      const hash = dagHash(dag);
+      const hash = hashes.get(dag.dagId)!;
       const last = latest.get(dag.dagId);
       if (last && last.dag_hash === hash) {
         if (last.source_code_hash !== sourceHash) staleCode.push(last.id);
@@ -129,11 +140,71 @@ export async function persistFile(db: Db, input: PersistFile): Promise<PersistFi
         parse_started_at = ${input.parseStartedAt}::timestamptz,
         parse_finished_at = ${input.parseFinishedAt}::timestamptz,
         content_hash = ${input.contentHash},
-        dag_ids = ${JSON.stringify(acceptedIds)}::jsonb
+        dag_ids = ${JSON.stringify(acceptedIds)}::jsonb,
+        result_hash = ${resultHash},
+        dag_versions = ${JSON.stringify(Object.fromEntries(versions.map((v) => [v.dagId, v.versionNumber])))}::jsonb,
+        settled = ${rejected.length === 0 && computedWarnings.length === 0}
       where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}`);
     await deletePriorityRequests(tx, input);
     return { outcome: 'applied', dags: versions, rejected, warnings };
   });
+}
+
+/** What a parse produced, as far as the stored state goes; equal hashes mean equal rows. */
+function resultHashOf(input: PersistFile, dags: SerializedDag[], hashes: Map<string, string>): string {
+  return sha256Hex(
+    canonicalJson({
+      dags: dags.map((d) => [d.dagId, hashes.get(d.dagId)]),
+      importError: input.importError?.stacktrace ?? null,
+      warnings: [...input.warnings].sort((a, b) => (a.dagId + a.warningType).localeCompare(b.dagId + b.warningType)),
+      bundleVersion: input.bundleVersion,
+    }),
+  );
+}
+
+/**
+ * The steady state: the file and everything it produced are as last stored, so only the parse
+ * times move (they drive staleness) — a few statements instead of rewriting every row. If any
+ * of the file's DAGs is no longer its own (or stale), the full path runs instead.
+ */
+async function refreshUnchanged(
+  tx: DbTx,
+  input: PersistFile,
+  dags: SerializedDag[],
+  previous: ParsedFileRow,
+): Promise<PersistFileOutput | null> {
+  const ids = dags.map((d) => d.dagId);
+  if (ids.length > 0) {
+    const touched = await queryRows<{ dag_id: string }>(
+      tx,
+      sql`update dag set last_parsed_time = ${input.parseFinishedAt}::timestamptz
+          where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}
+            and dag_id = any(${textArray(ids)}) and not is_stale
+          returning dag_id`,
+    );
+    if (touched.length !== ids.length) return null;
+  }
+  const parsedAt = new Date(input.parseFinishedAt);
+  await markDroppedDagsStale(tx, input, ids, parsedAt);
+  if (input.importError) {
+    await tx.execute(sql`
+      update import_error set timestamp = ${input.parseFinishedAt}::timestamptz
+      where bundle_name = ${input.bundleName} and filename = ${input.relativeFileloc}`);
+  }
+  await tx.execute(sql`
+    update parsed_file set
+      parse_id = ${input.parseId},
+      parse_started_at = ${input.parseStartedAt}::timestamptz,
+      parse_finished_at = ${input.parseFinishedAt}::timestamptz
+    where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}`);
+  await deletePriorityRequests(tx, input);
+  const versions = previous.dag_versions ?? {};
+  return {
+    outcome: 'applied',
+    dags: ids.map((dagId) => ({ dagId, versionNumber: versions[dagId] ?? 0, newVersion: false })),
+    rejected: [],
+    warnings: [],
+  };
 }
 
 async function lockParsedFile(tx: DbTx, bundleName: string, relativeFileloc: string): Promise<ParsedFileRow> {
@@ -143,7 +214,7 @@ async function lockParsedFile(tx: DbTx, bundleName: string, relativeFileloc: str
     on conflict do nothing`);
   const [row] = await queryRows<ParsedFileRow>(
     tx,
-    sql`select parse_id, parse_started_at, content_hash, dag_ids from parsed_file
+    sql`select parse_id, parse_started_at, content_hash, dag_ids, result_hash, dag_versions, settled from parsed_file
         where bundle_name = ${bundleName} and relative_fileloc = ${relativeFileloc} for update`,
   );
   return row!;
@@ -169,7 +240,7 @@ async function claimOwnership(tx: DbTx, input: PersistFile, dags: SerializedDag[
   const existing = await queryRows<ExistingDag>(
     tx,
     sql`select dag_id, bundle_name, relative_fileloc, is_stale from dag
-        where dag_id in ${textList(ids)} order by dag_id for update`,
+        where dag_id = any(${textArray(ids)}) order by dag_id for update`,
   );
   const elsewhere = existing.filter(
     (d) => !d.is_stale && (d.bundle_name !== input.bundleName || d.relative_fileloc !== input.relativeFileloc),
@@ -209,7 +280,7 @@ async function latestVersions(tx: DbTx, dagIds: string[]): Promise<Map<string, L
         from dag_version dv
         join serialized_dag sd on sd.dag_version_id = dv.id
         left join dag_code dc on dc.dag_version_id = dv.id
-        where dv.dag_id in ${textList(dagIds)}
+        where dv.dag_id = any(${textArray(dagIds)})
         order by dv.dag_id, dv.version_number desc`,
   );
   return new Map(rows.map((r) => [r.dag_id, { ...r, version_number: Number(r.version_number) }]));
@@ -298,7 +369,7 @@ async function updateDagCode(tx: DbTx, versionIds: string[], input: PersistFile,
 
 async function replaceWarnings(tx: DbTx, dagIds: string[], warnings: PersistFileOutput['warnings']) {
   if (dagIds.length === 0) return;
-  await tx.execute(sql`delete from dag_warning where dag_id in ${textList(dagIds)}`);
+  await tx.execute(sql`delete from dag_warning where dag_id = any(${textArray(dagIds)})`);
   if (warnings.length === 0) return;
   const rows = warnings.map((w) => ({ dag_id: w.dagId, warning_type: w.warningType, message: w.message }));
   await tx.execute(sql`
@@ -343,7 +414,7 @@ async function deletePriorityRequests(tx: DbTx, input: PersistFile) {
   if (input.priorityRequestIds.length === 0) return;
   await tx.execute(sql`
     delete from dag_priority_parsing_request
-    where id in ${bigintList(input.priorityRequestIds)}
+    where id = any(${bigintArray(input.priorityRequestIds)})
       and bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}`);
 }
 

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { queryRows } from '../client.ts';
-import { textList } from '../sql.ts';
+import { textArray, textList } from '../sql.ts';
 
 /**
  * DESIGN.md's staleness rule for one bundle, given every file it holds now: a DAG is stale when
@@ -54,7 +54,7 @@ export async function purgeInactiveWarnings(db: Db, input: { bundleNames: string
   const rows = await queryRows<{ dag_id: string }>(
     db,
     sql`delete from dag_warning w using dag d
-        where w.dag_id = d.dag_id and d.is_stale and d.bundle_name in ${textList(input.bundleNames)}
+        where w.dag_id = d.dag_id and d.is_stale and d.bundle_name = any(${textArray(input.bundleNames)})
         returning w.dag_id`,
   );
   return { deleted: rows.length };
