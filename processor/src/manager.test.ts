@@ -1,22 +1,18 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '@dagproc/shared/log';
-import { createApiClient } from './api/client.ts';
-import { LocalDagBundle } from './bundles/index.ts';
 import type { ProcessorConfig } from './config.ts';
-import { DagFileProcessorManager } from './manager.ts';
 import { FakeApi } from './testing/fake-api.ts';
 import { FakePool } from './testing/fake-pool.ts';
+import { createTestManager, managerConfig, managerFixture, until, type ManagerFixture } from './testing/manager-harness.ts';
 
 const TOKEN_A = 'aaaa.bbbb.cccc';
 const TOKEN_B = 'dddd.eeee.ffff';
 
 let fake: FakeApi;
 const server = setupServer();
+let fx: ManagerFixture;
 let dir: string;
 let tokenPath: string;
 let logs: Record<string, any>[];
@@ -26,63 +22,16 @@ afterAll(() => server.close());
 beforeEach(() => {
   fake = new FakeApi();
   server.resetHandlers(...fake.handlers());
-  dir = mkdtempSync(join(tmpdir(), 'dagproc-manager-'));
-  for (const name of ['a.ts', 'b.ts', 'c.mjs']) writeFileSync(join(dir, name), `// ${name}\n`);
-  tokenPath = join(dir, '..', `${dir.split('/').pop()}.token`);
-  writeFileSync(tokenPath, TOKEN_A);
-  logs = [];
+  fx = managerFixture(['a.ts', 'b.ts', 'c.mjs'], TOKEN_A);
+  ({ dir, tokenPath, logs } = fx);
 });
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-  await rm(tokenPath, { force: true });
-});
+afterEach(() => fx.dispose());
 
-function config(overrides: Partial<ProcessorConfig> = {}): ProcessorConfig {
-  const bundle = { kind: 'local' as const, name: 'dags-folder', path: dir, configuredPath: dir, refreshInterval: 0 };
-  return {
-    apiUrl: fake.url,
-    apiTokenPath: tokenPath,
-    configuredBundles: [bundle],
-    bundles: [bundle],
-    bundleNameFilter: null,
-    numRuns: 1,
-    parsingProcesses: 2,
-    minFileProcessInterval: 0,
-    fileParseTimeout: 5,
-    staleDagThreshold: 50,
-    heartbeatInterval: 1,
-    bundleRefreshInterval: 0,
-    fileSortMode: 'alphabetical',
-    maxCallbacksPerLoop: 5,
-    parsingMode: 'pooled',
-    isolateMaxFiles: 100,
-    isolateMemoryLimitMb: 128,
-    processorGroup: 'default',
-    logLevel: 'debug',
-    ...overrides,
-  };
-}
-
+const config = (overrides: Partial<ProcessorConfig> = {}) => managerConfig(fx, fake.url, overrides);
 function manager(cfg = config(), pool = new FakePool()) {
-  const logger = createLogger('processor', { level: 'debug', write: (line) => logs.push(JSON.parse(line)) });
-  const client = createApiClient({
-    apiUrl: cfg.apiUrl,
-    tokenPath: cfg.apiTokenPath,
-    logger,
-    tokenCacheMs: 50,
-    retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50, timeoutMs: 300 },
-  });
-  const bundles = cfg.bundles.map((b) => new LocalDagBundle(b.name, b.kind === 'local' ? b.configuredPath : '', 0));
-  return { m: new DagFileProcessorManager(cfg, client, pool, bundles, logger), pool };
+  return { m: createTestManager(fx, cfg, pool), pool };
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 const persistedFiles = () => [...new Set(fake.persisted.map((p) => p.relativeFileloc))].sort();
 const warnings = (msg: string) => logs.filter((l) => l.level === 'warn' && l.msg.includes(msg));
 
