@@ -84,6 +84,8 @@ export async function persistFile(db: Db, input: PersistFile): Promise<PersistFi
 
     const { accepted, rejected } = await claimOwnership(tx, input, dags);
     const acceptedIds = accepted.map((d) => d.dagId);
+    const acceptedSet = new Set(acceptedIds);
+    const definedBefore = new Set(previous.dag_ids);
     const latest = await latestVersions(tx, acceptedIds);
     const fileUnchanged = previous.content_hash === input.contentHash;
     const sourceHash = sha256Hex(input.sourceCode);
@@ -107,7 +109,7 @@ export async function persistFile(db: Db, input: PersistFile): Promise<PersistFi
       const versionNumber = (last?.version_number ?? 0) + 1;
       newVersions.push({ dag, hash, versionNumber });
       versions.push({ dagId: dag.dagId, versionNumber, newVersion: true });
-      if (last && fileUnchanged && previous.dag_ids.includes(dag.dagId)) {
+      if (last && fileUnchanged && definedBefore.has(dag.dagId)) {
         computedWarnings.push({
           dagId: dag.dagId,
           warningType: WARNING_TYPE.runtimeVaryingValue,
@@ -123,7 +125,7 @@ export async function persistFile(db: Db, input: PersistFile): Promise<PersistFi
     await updateDagCode(tx, staleCode, input, sourceHash);
 
     const warnings = [
-      ...input.warnings.filter((w) => acceptedIds.includes(w.dagId)),
+      ...input.warnings.filter((w) => acceptedSet.has(w.dagId)),
       ...computedWarnings.filter((c) => !input.warnings.some((w) => w.dagId === c.dagId && w.warningType === c.warningType)),
     ];
     await tx.execute(sql`
