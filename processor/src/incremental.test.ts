@@ -219,6 +219,14 @@ describe('IncrementalParsing on real files', () => {
     expect(await skip()).toBe(false);
   });
 
+  it('an edit right after a check is seen at once when an event names the path', async () => {
+    await parsedTwice();
+    expect(await skip()).toBe(true);
+    writeFileSync(join(dir, 'helper.ts'), 'export const x = 99;\n');
+    inc.invalidate([join(dir, 'helper.ts')]);
+    expect(await skip()).toBe(false);
+  });
+
   it('a retargeted symlink makes the file due', async () => {
     writeFileSync(join(dir, 'v1.ts'), 'export const v = 1;\n');
     writeFileSync(join(dir, 'v2.ts'), 'export const v = 1;\n');

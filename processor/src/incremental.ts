@@ -191,6 +191,14 @@ export class IncrementalParsing {
     return found;
   }
 
+  /**
+   * Drops the shared stat of paths an event says changed, so a check that follows the event
+   * sees the change rather than a stat taken just before it.
+   */
+  invalidate(absolutePaths: Iterable<string>): void {
+    for (const path of absolutePaths) this.observations.delete(path);
+  }
+
   /** Forgets the files of `bundleName` not in `present` (its fresh listing). */
   forgetMissing(bundleName: string, present: Iterable<string>): void {
     const keep = new Set<string>();

@@ -353,6 +353,7 @@ export class DagFileProcessorManager {
    */
   private onFilesChanged(view: BundleView, batch: WatchBatch): void {
     if (batch.relist) view.refreshedAt = 0;
+    this.incremental.invalidate(batch.paths);
     const changed = filesAffected(batch, view.bundle.root, view.files, (p) =>
       this.incremental.dependents(p).filter((d) => d.bundleName === view.bundle.name),
     );
