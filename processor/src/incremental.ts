@@ -9,7 +9,8 @@ import type { LoadedModule, ParseDependencies, ParseOutcome } from './parse-pool
  *
  * A file is *static* when its last parse succeeded, read no Variable or Connection, imported
  * no builtin that sees the outside world (fs, net, os, ...), had no import fail, and produced
- * the same serialized DAGs (canonical hash) as the parse before it. A static file is parsed
+ * the same serialized DAGs (canonical hash) as the parse before it, and whose last result the
+ * API stored without refusing any of its DAG ids. A static file is parsed
  * again when its own bytes, the bytes of any bundle-local module its last parse loaded
  * (transitively: every module the isolate served), what one of its imports resolves to (a
  * file appearing where the resolver looked and found none), the bundle's version or its real
@@ -106,6 +107,12 @@ export function dagsHashOf(outcome: Pick<ParseOutcome, 'dags' | 'importError'>):
 interface FileState {
   last: ParseRecord;
   notStatic: NotStaticReason | null;
+  /**
+   * The API did not store the last result as parsed: it dropped it, or another file owns one
+   * of its DAG ids (this file takes the DAG over on a later parse once the owner lets go, so
+   * it must keep being parsed). Kept across parses until a result is stored cleanly.
+   */
+  unsettled: boolean;
 }
 
 interface Observation {
@@ -143,14 +150,20 @@ export class IncrementalParsing {
         : null,
       parsedAt: parse.parsedAt,
     };
-    const previous = this.files.get(key)?.last;
-    this.files.set(key, { last: current, notStatic: notStaticReason(previous, current) });
+    const known = this.files.get(key);
+    this.files.set(key, { last: current, notStatic: notStaticReason(known?.last, current), unsettled: known?.unsettled ?? false });
+  }
+
+  /** How the API took the file's latest result (see FileState.unsettled). */
+  noteStored(bundleName: string, relativeFileloc: string, outcome: 'stored' | 'conflict' | 'dropped'): void {
+    const state = this.files.get(fileKey(bundleName, relativeFileloc));
+    if (state) state.unsettled = outcome !== 'stored';
   }
 
   /** Whether the file's last parse made it static. */
   isStatic(bundleName: string, relativeFileloc: string): boolean {
     const state = this.files.get(fileKey(bundleName, relativeFileloc));
-    return state !== undefined && state.notStatic === null;
+    return state !== undefined && state.notStatic === null && !state.unsettled;
   }
 
   /**
@@ -160,7 +173,7 @@ export class IncrementalParsing {
   async canSkip(bundleName: string, relativeFileloc: string, now: { bundleVersion: string | null; bundleRoot: string }): Promise<boolean> {
     if (!this.options.enabled) return false;
     const state = this.files.get(fileKey(bundleName, relativeFileloc));
-    if (!state || state.notStatic !== null || !state.last.dependencies) return false;
+    if (!state || state.notStatic !== null || state.unsettled || !state.last.dependencies) return false;
     this.counts.checked++;
     const at = Date.now();
     const due = reparseReason(state.last, { ...now, at, staticReparseIntervalMs: this.options.staticReparseIntervalMs });
@@ -212,7 +225,7 @@ export class IncrementalParsing {
 
   get staticFiles(): number {
     let n = 0;
-    for (const state of this.files.values()) if (state.notStatic === null) n++;
+    for (const state of this.files.values()) if (state.notStatic === null && !state.unsettled) n++;
     return n;
   }
 

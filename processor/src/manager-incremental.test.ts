@@ -1,9 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ProcessorConfig } from './config.ts';
-import { FakeApi } from './testing/fake-api.ts';
+import { FakeApi, ok, trpcError } from './testing/fake-api.ts';
 import { FakePool } from './testing/fake-pool.ts';
 import { createTestManager, managerConfig, managerFixture, until, type ManagerFixture } from './testing/manager-harness.ts';
 
@@ -52,6 +53,22 @@ describe('incremental parsing in the loop', () => {
     expect([pool.count('a.ts'), pool.count('b.ts'), pool.count('c.mjs')]).toEqual([2, 4, 4]);
     expect([persists('a.ts'), persists('b.ts'), persists('c.mjs')]).toEqual([2, 4, 4]);
     expect(m.stats.skippedUnchanged).toBe(2);
+  });
+
+  it('a file whose DAG id another file owns, or whose result the API refused, keeps being parsed', async () => {
+    server.use(
+      http.post(`${fake.url}/dag-processing/trpc/parsing.persist`, async ({ request }) => {
+        const input = (await request.json()) as { relativeFileloc: string; dags: { dagId: string }[] };
+        fake.persisted.push(input as never);
+        if (input.relativeFileloc === 'c.mjs') return trpcError(400, 'BAD_REQUEST', 'refused');
+        const rejected = input.relativeFileloc === 'b.ts' ? [{ dagId: 'b', ownerFileloc: 'other.ts' }] : [];
+        return ok({ outcome: 'applied', dags: [], rejected, warnings: [] });
+      }),
+    );
+    const pool = new FakePool();
+    const m = createTestManager(fx, config({ numRuns: 4 }), pool);
+    await m.run();
+    expect([pool.count('a.ts'), pool.count('b.ts'), pool.count('c.mjs')]).toEqual([2, 4, 4]);
   });
 
   it('switched off, every due file is parsed and sent', async () => {

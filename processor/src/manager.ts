@@ -89,11 +89,13 @@ export class DagFileProcessorManager {
       hostname: this.hostname,
       ...(config.numRuns !== null ? { numRuns: config.numRuns } : {}),
     });
-    this.results = new PendingResults(client.api, this.health, this.once, logger, 4, () => this.poke());
     this.incremental = new IncrementalParsing({
       enabled: config.incrementalParsing,
       staticReparseIntervalMs: config.staticReparseInterval * 1000,
     });
+    this.results = new PendingResults(client.api, this.health, this.once, logger, 4, () => this.poke(), (input, result) =>
+      this.incremental.noteStored(input.bundleName, input.relativeFileloc, result === null ? 'dropped' : result.rejected.length > 0 ? 'conflict' : 'stored'),
+    );
     for (const bundle of bundles) {
       const view: BundleView = { bundle, files: [], version: null, refreshedAt: 0, sweptAt: 0, sweptFiles: '' };
       this.views.set(bundle.name, view);
