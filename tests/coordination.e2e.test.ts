@@ -31,7 +31,8 @@ export default dag({
         tokenPath,
         bundles: [{ name: 'shared', path: bundle.root }],
         // A long interval: after the first parse only a priority request brings a file back.
-        env: { DAGPROC_MIN_FILE_PROCESS_INTERVAL: '3600', DAGPROC_FILE_SORT_MODE: 'alphabetical' },
+        // No file watcher: the priority request must be the only thing that re-parses a file.
+        env: { DAGPROC_MIN_FILE_PROCESS_INTERVAL: '3600', DAGPROC_FILE_SORT_MODE: 'alphabetical', DAGPROC_FILE_WATCH: 'false' },
       }),
     );
   }

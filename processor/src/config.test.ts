@@ -62,6 +62,9 @@ describe('defaults', () => {
       isolateMemoryLimitMb: 512,
       processorGroup: 'default',
       logLevel: 'info',
+      incrementalParsing: true,
+      staticReparseInterval: 600,
+      fileWatch: true,
     });
   });
 
@@ -83,6 +86,9 @@ describe('defaults', () => {
       DAGPROC_ISOLATE_MEMORY_LIMIT_MB: '256',
       DAGPROC_PROCESSOR_GROUP: 'team-a',
       DAGPROC_LOG_LEVEL: 'debug',
+      DAGPROC_INCREMENTAL_PARSING: 'false',
+      DAGPROC_STATIC_REPARSE_INTERVAL: '5m',
+      DAGPROC_FILE_WATCH: 'FALSE',
     });
     const config = load();
     expect(config).toMatchObject({
@@ -100,6 +106,9 @@ describe('defaults', () => {
       isolateMemoryLimitMb: 256,
       processorGroup: 'team-a',
       logLevel: 'debug',
+      incrementalParsing: false,
+      staticReparseInterval: 300,
+      fileWatch: false,
     });
     expect(config.bundles).toEqual([
       {
@@ -153,6 +162,9 @@ describe('bad values', () => {
     ['DAGPROC_ISOLATE_MEMORY_LIMIT_MB', '16', /^DAGPROC_ISOLATE_MEMORY_LIMIT_MB: must be at least 64/],
     ['DAGPROC_PROCESSOR_GROUP', 'a group', /^DAGPROC_PROCESSOR_GROUP: a group is letters, digits/],
     ['DAGPROC_LOG_LEVEL', 'loud', /^DAGPROC_LOG_LEVEL: must be one of debug, info, warn, error \(got "loud"\)$/],
+    ['DAGPROC_INCREMENTAL_PARSING', 'yes', /^DAGPROC_INCREMENTAL_PARSING: must be one of true, false \(got "yes"\)$/],
+    ['DAGPROC_STATIC_REPARSE_INTERVAL', '0', /^DAGPROC_STATIC_REPARSE_INTERVAL: must be from 1 to 2592000 seconds/],
+    ['DAGPROC_FILE_WATCH', '1', /^DAGPROC_FILE_WATCH: must be one of true, false \(got "1"\)$/],
   ];
   it.each(cases)('%s=%j stops with one line naming it', (name, value, expected) => {
     env[name] = value;

@@ -28,6 +28,11 @@ import type { LogLevel } from '@dagproc/shared/log';
  *                                                     bundles these are; a processor only
  *                                                     deactivates bundles of its own group
  *   DAGPROC_LOG_LEVEL                info            debug | info | warn | error
+ *   DAGPROC_INCREMENTAL_PARSING      true            skip static files whose modules did not
+ *                                                     change (processor/src/incremental.ts)
+ *   DAGPROC_STATIC_REPARSE_INTERVAL  600 (s)         a static file is parsed at least this often
+ *   DAGPROC_FILE_WATCH               true            watch local bundles' folders, so a change is
+ *                                                     queued at once (listing stays the safety net)
  */
 
 export const FILE_SORT_MODES = ['modified_time', 'alphabetical', 'random_seeded_by_host'] as const;
@@ -91,6 +96,12 @@ export interface ProcessorConfig {
   isolateMemoryLimitMb: number;
   processorGroup: string;
   logLevel: LogLevel;
+  /** DAGPROC_INCREMENTAL_PARSING: static files are parsed only when something they read changed. */
+  incrementalParsing: boolean;
+  /** Seconds: a static file is parsed again at least this often. */
+  staticReparseInterval: number;
+  /** DAGPROC_FILE_WATCH: local bundles' folders are watched for changes. */
+  fileWatch: boolean;
 }
 
 const DAY = 86_400;
@@ -116,6 +127,9 @@ const oneOf = <T extends string>(values: readonly [T, ...T[]], defaultValue: T) 
       ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')}` });
       return z.NEVER;
     });
+
+const trueOrFalse = (defaultValue: boolean) =>
+  oneOf(['true', 'false'], defaultValue ? 'true' : 'false').transform((value) => value === 'true');
 
 const TOKEN_PATH_REQUIRED =
   'required — the path of the token file that `pnpm dagproc provision-token --out FILE` writes';
@@ -145,6 +159,9 @@ const processorEnv = z.object({
     .default('default')
     .pipe(reconcileBundlesInput.shape.group),
   DAGPROC_LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+  DAGPROC_INCREMENTAL_PARSING: trueOrFalse(true),
+  DAGPROC_STATIC_REPARSE_INTERVAL: boundedSeconds(600, 1, 30 * DAY),
+  DAGPROC_FILE_WATCH: trueOrFalse(true),
 });
 
 /**
@@ -203,6 +220,9 @@ export function loadProcessorConfig(
     isolateMemoryLimitMb: parsed.DAGPROC_ISOLATE_MEMORY_LIMIT_MB,
     processorGroup: parsed.DAGPROC_PROCESSOR_GROUP,
     logLevel: parsed.DAGPROC_LOG_LEVEL,
+    incrementalParsing: parsed.DAGPROC_INCREMENTAL_PARSING,
+    staticReparseInterval: parsed.DAGPROC_STATIC_REPARSE_INTERVAL,
+    fileWatch: parsed.DAGPROC_FILE_WATCH,
   };
 }
 

@@ -8,6 +8,8 @@ import { describeApiError } from './api/errors.ts';
 import { ApiHealth, OnceLog } from './api-health.ts';
 import type { BundleFile, DagBundle } from './bundles/index.ts';
 import { hashFile } from './bundles/index.ts';
+import { BundleWatcher, filesAffected, type WatchBatch } from './bundles/watch.ts';
+import { IncrementalParsing } from './incremental.ts';
 import type { ProcessorConfig } from './config.ts';
 import type { ParseOutcome, ParsePool } from './parse-pool.ts';
 import { FileQueue, type QueueEntry } from './queue.ts';
@@ -32,6 +34,8 @@ interface BundleView {
 
 export interface ManagerStats {
   parsed: number;
+  /** Due files skipped by incremental parsing: static, and nothing they read changed. */
+  skippedUnchanged: number;
   importErrors: number;
   callbacksRun: number;
 }
@@ -48,6 +52,8 @@ export class DagFileProcessorManager {
   private readonly once: OnceLog;
   private readonly queue: FileQueue;
   private readonly results: PendingResults;
+  private readonly incremental: IncrementalParsing;
+  private readonly watchers = new Map<string, BundleWatcher>();
   private readonly views = new Map<string, BundleView>();
   private readonly hostname = osHostname();
   private readonly registrationId = randomUUID();
@@ -60,7 +66,7 @@ export class DagFileProcessorManager {
   private readonly parsing = new Set<Promise<void>>();
   private readonly callbacks = new Set<Promise<void>>();
   private readonly unackedCallbacks: { request: CallbackRequest; outcome: 'success' | 'failed'; error?: string }[] = [];
-  readonly stats: ManagerStats = { parsed: 0, importErrors: 0, callbacksRun: 0 };
+  readonly stats: ManagerStats = { parsed: 0, skippedUnchanged: 0, importErrors: 0, callbacksRun: 0 };
   /** Files whose latest parse failed, for the progress line. */
   private readonly failingFiles = new Set<string>();
   private readonly startedAt = Date.now();
@@ -83,9 +89,19 @@ export class DagFileProcessorManager {
       hostname: this.hostname,
       ...(config.numRuns !== null ? { numRuns: config.numRuns } : {}),
     });
-    this.results = new PendingResults(client.api, this.health, this.once, logger, 4, () => this.poke());
+    this.incremental = new IncrementalParsing({
+      enabled: config.incrementalParsing,
+      staticReparseIntervalMs: config.staticReparseInterval * 1000,
+    });
+    this.results = new PendingResults(client.api, this.health, this.once, logger, 4, () => this.poke(), (input, result) =>
+      this.incremental.noteStored(input.bundleName, input.relativeFileloc, result === null ? 'dropped' : result.rejected.length > 0 ? 'conflict' : 'stored'),
+    );
     for (const bundle of bundles) {
-      this.views.set(bundle.name, { bundle, files: [], version: null, refreshedAt: 0, sweptAt: 0, sweptFiles: '' });
+      const view: BundleView = { bundle, files: [], version: null, refreshedAt: 0, sweptAt: 0, sweptFiles: '' };
+      this.views.set(bundle.name, view);
+      if (config.fileWatch && bundle.kind === 'local') {
+        this.watchers.set(bundle.name, new BundleWatcher({ bundleName: bundle.name, logger, onBatch: (batch) => this.onFilesChanged(view, batch) }));
+      }
     }
   }
 
@@ -255,6 +271,8 @@ export class DagFileProcessorManager {
     view.refreshedAt = Date.now();
     const names = files.map((f) => f.relativeFileloc);
     const { priorityRequestIds } = this.queue.forgetMissing(view.bundle.name, names);
+    this.incremental.forgetMissing(view.bundle.name, names);
+    this.watchers.get(view.bundle.name)?.watch(view.bundle.root);
     const present = new Set(names.map((n) => `${view.bundle.name}/${n}`));
     for (const key of this.failingFiles) if (key.startsWith(`${view.bundle.name}/`) && !present.has(key)) this.failingFiles.delete(key);
     if (priorityRequestIds.length) await this.completeParseRequests(priorityRequestIds);
@@ -331,9 +349,43 @@ export class DagFileProcessorManager {
     }
   }
 
+  /**
+   * A file seen to change (or a module it imported, or a path where one of its imports looked)
+   * is queued now, whatever its interval; a file added or removed makes the bundle listed again.
+   */
+  private onFilesChanged(view: BundleView, batch: WatchBatch): void {
+    if (batch.relist) view.refreshedAt = 0;
+    this.incremental.invalidate(batch.paths);
+    const changed = filesAffected(batch, view.bundle.root, view.files, (p) =>
+      this.incremental.dependents(p).filter((d) => d.bundleName === view.bundle.name),
+    );
+    this.queue.enqueueChanged(changed.map((f) => ({ bundleName: view.bundle.name, ...f })));
+    this.logger.debug('files changed', { bundleName: view.bundle.name, queued: changed.length, relist: batch.relist });
+    this.poke();
+  }
+
+  /**
+   * Incremental parsing: a due file that is static and whose modules did not change counts as
+   * parsed and sends nothing. Priority requests and files new to the queue always parse.
+   */
+  private async skipUnchanged(entry: QueueEntry, view: BundleView): Promise<boolean> {
+    if (entry.tier !== 'due' || entry.priorityRequestIds.length > 0) return false;
+    const skip = await this.incremental.canSkip(entry.bundleName, entry.relativeFileloc, {
+      bundleVersion: view.version,
+      bundleRoot: view.bundle.root,
+    });
+    if (!skip) return false;
+    if (this.queue.markFinished(entry, Date.now())) this.stats.skippedUnchanged++;
+    return true;
+  }
+
   private async parseOne(entry: QueueEntry): Promise<void> {
     const view = this.views.get(entry.bundleName)!;
-    const absolutePath = join(view.bundle.root, entry.relativeFileloc);
+    if (await this.skipUnchanged(entry, view)) return;
+    // As the parse starts: a version or root that moves during it makes the file due again.
+    const bundleVersion = view.version;
+    const bundleRoot = view.bundle.root;
+    const absolutePath = join(bundleRoot, entry.relativeFileloc);
     const parseStartedAt = new Date();
     let content: { contentHash: string; source: string };
     try {
@@ -343,6 +395,7 @@ export class DagFileProcessorManager {
       if (code === 'ENOENT' || code === 'ENOTDIR') {
         // Gone since the last listing: the next refresh sweeps it; its requests need no parse.
         const ids = this.queue.forget(entry.bundleName, entry.relativeFileloc);
+        this.incremental.forget(entry.bundleName, entry.relativeFileloc);
         if (ids.length) await this.completeParseRequests(ids).catch(() => {});
         return;
       }
@@ -357,7 +410,7 @@ export class DagFileProcessorManager {
     let tokenFailure: unknown;
     const outcome = await this.pool.parse({
       bundleName: entry.bundleName,
-      bundleRoot: view.bundle.root,
+      bundleRoot,
       relativeFileloc: entry.relativeFileloc,
       fileToken: async () => {
         try {
@@ -378,6 +431,10 @@ export class DagFileProcessorManager {
       return;
     }
     this.finishParse(entry, view.version, parseStartedAt, content, outcome);
+    // Only a file the queue still knows: one deleted meanwhile must not leave a record behind.
+    if (this.queue.fileStat(entry.bundleName, entry.relativeFileloc)) {
+      this.incremental.record(entry.bundleName, entry.relativeFileloc, { bundleVersion, bundleRoot, outcome, parsedAt: parseStartedAt.getTime() });
+    }
   }
 
   private finishParse(
@@ -514,6 +571,7 @@ export class DagFileProcessorManager {
     const graceMs = 10_000;
     const inFlight = [...this.parsing, ...this.callbacks];
     if (inFlight.length) this.logger.info('finishing in-flight work', { parses: this.parsing.size, callbacks: this.callbacks.size, graceMs });
+    for (const watcher of this.watchers.values()) watcher.close();
     await Promise.race([Promise.allSettled(inFlight), delay(graceMs)]);
     await this.pool.close();
     // Results and acknowledgements get one bounded chance; what cannot be sent is parsed again by the next processor.

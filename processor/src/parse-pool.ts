@@ -1,6 +1,6 @@
-import type { CallbackOutcome, CallbackTask, ParseOutcome, ParseTask } from './isolate/index.ts';
+import type { CallbackOutcome, CallbackTask, LoadedModule, ParseDependencies, ParseOutcome, ParseTask } from './isolate/index.ts';
 
-export type { CallbackOutcome, CallbackTask, ParseOutcome, ParseTask };
+export type { CallbackOutcome, CallbackTask, LoadedModule, ParseDependencies, ParseOutcome, ParseTask };
 
 /**
  * What the manager needs from the isolate pool: parse a file, run a DAG callback, stop. The

@@ -107,6 +107,25 @@ export class FileQueue {
   }
 
   /**
+   * Queues files seen to change (a file-system event), whatever the interval, at the front of
+   * the due tier. A file queued already stays where it is; a file being parsed is queued again,
+   * to start once that parse finishes (it may have read the file before the change).
+   */
+  enqueueChanged(files: readonly QueueFile[]): number {
+    const added = new Map<string, QueueEntry>();
+    for (const file of files) {
+      const key = fileKey(file.bundleName, file.relativeFileloc);
+      if (this.isQueued(key) || added.has(key)) continue;
+      added.set(key, { bundleName: file.bundleName, relativeFileloc: file.relativeFileloc, tier: 'due', priorityRequestIds: [], mtimeMs: file.mtimeMs });
+    }
+    if (added.size === 0) return 0;
+    const rest = [...this.tiers.due];
+    this.tiers.due.clear();
+    for (const [k, v] of [...added, ...rest]) this.tiers.due.set(k, v);
+    return added.size;
+  }
+
+  /**
    * Queues requested files ahead of everything else, in request order. Several requests for
    * one file make one entry carrying all their ids; a file queued already moves up into the
    * priority tier. The caller checks that a requested file exists in its bundle first.

@@ -22,6 +22,11 @@ export class PendingResults {
     private readonly logger: Logger,
     private readonly maxInFlight = 4,
     private readonly onSettled: () => void = () => {},
+    /**
+     * Told how each result ended: stored (with the API's answer) or dropped (null). Incremental
+     * parsing keeps a file whose result was dropped, or whose DAG ids another file owns, parsing.
+     */
+    private readonly onOutcome: (input: PersistFileInput, result: PersistFileOutput | null) => void = () => {},
   ) {}
 
   get size(): number {
@@ -67,6 +72,7 @@ export class PendingResults {
         return;
       }
       this.rejected++;
+      this.onOutcome(input, null);
       this.once.warn('persist', 'the API rejected a parse result; it is dropped', {
         bundleName: input.bundleName,
         relativeFileloc: input.relativeFileloc,
@@ -76,6 +82,7 @@ export class PendingResults {
     }
     this.health.succeeded();
     this.persisted++;
+    this.onOutcome(input, result);
     this.once.clear('persist');
     for (const r of result.rejected) {
       this.logger.warn('dag id owned by another file', { dagId: r.dagId, relativeFileloc: input.relativeFileloc, owner: r.ownerFileloc });

@@ -6,6 +6,8 @@ export type {
   CallbackOutcome,
   CallbackTask,
   IsolatePoolOptions,
+  LoadedModule,
+  ParseDependencies,
   ParseOutcome,
   ParseTask,
 } from './types.ts';

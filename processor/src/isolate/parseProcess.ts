@@ -13,6 +13,7 @@ const STDERR_TAIL_CHARS = 8 * 1024;
 const RSS_POLL_MS = 250;
 
 export type DoneOutcome = Extract<ChildMessage, { t: 'done' }>['outcome'];
+export type JobUsage = Extract<ChildMessage, { t: 'done' }>['usage'];
 
 /** Why a process went away while it ran a job. */
 export type Death =
@@ -24,7 +25,7 @@ export type Death =
   | { cause: 'exit'; code: number | null; signal: NodeJS.Signals | null; stderr: string; outOfMemory: boolean };
 
 export type JobEnd =
-  | { kind: 'done'; outcome: DoneOutcome; rss: number; leftovers: string | null }
+  | { kind: 'done'; outcome: DoneOutcome; rss: number; usage: JobUsage; leftovers: string | null }
   | { kind: 'died'; death: Death };
 
 export class ProcessStartError extends Error {
@@ -209,7 +210,7 @@ export class ParseProcess {
       case 'done':
         this.jobsRun++;
         this.state = 'held';
-        job.finish({ kind: 'done', outcome: message.outcome, rss: message.rss, leftovers: message.leftovers });
+        job.finish({ kind: 'done', outcome: message.outcome, rss: message.rss, usage: message.usage, leftovers: message.leftovers });
         return;
     }
   }

@@ -6,7 +6,7 @@ import { jsonValue, serializedDag, type SerializedDag } from '@dagproc/shared/da
 import { bundleName, dagId, relativeFileloc } from '@dagproc/shared/names';
 import { childNodeArgs, unsafeGrantPath } from './flags.ts';
 import { JobHost } from './jobHost.ts';
-import { ParseProcess, type Death, type JobEnd } from './parseProcess.ts';
+import { ParseProcess, type Death, type JobEnd, type JobUsage } from './parseProcess.ts';
 import { buildRuntime, DEFAULT_SDK_ENTRY, type RuntimeFiles } from './runtime.ts';
 import { ModuleSources, type CompiledModule } from './sources.ts';
 import { checkBundleReadable } from './symlinks.ts';
@@ -15,6 +15,7 @@ import type {
   CallbackOutcome,
   CallbackTask,
   IsolatePoolOptions,
+  ParseDependencies,
   ParseOutcome,
   ParseTask,
 } from './types.ts';
@@ -140,7 +141,7 @@ export class IsolatePool {
       const stacktrace = `Error: the file's DAGs do not fit the serialized DAG model (${issue.path.join('.')}: ${issue.message})\n    at ${task.relativeFileloc}`;
       return { dags: [], importError: { stacktrace }, durationMs };
     }
-    return { dags: dags.data as SerializedDag[], importError: null, durationMs };
+    return { dags: dags.data as SerializedDag[], importError: null, durationMs, dependencies: dependenciesOf(host, end.usage) };
   }
 
   async runCallback(task: CallbackTask): Promise<CallbackOutcome> {
@@ -369,6 +370,30 @@ export class IsolatePool {
     }
     return host.stacktrace(message, true);
   }
+}
+
+/**
+ * Builtins whose exports compute from their arguments alone: a file importing only these
+ * reads nothing outside its modules. Everything else (fs, net, http, os, process, worker
+ * threads, ...) can observe state that changes while no module does.
+ */
+const PURE_BUILTINS = new Set([
+  'node:assert', 'node:assert/strict', 'node:buffer', 'node:crypto', 'node:events', 'node:path', 'node:path/posix',
+  'node:path/win32', 'node:querystring', 'node:string_decoder', 'node:url', 'node:util', 'node:util/types',
+]);
+
+/**
+ * What a successful parse read. The parent's own record (modules it served, the token it
+ * handed out) is what counts; the child's report only adds what the parent cannot see (the
+ * builtins) and can make the file look less static, never more.
+ */
+function dependenciesOf(host: JobHost, usage: JobUsage): ParseDependencies {
+  return {
+    modules: host.loadedModules(),
+    readVariablesOrConnections: host.tokenRequested || usage.variableOrConnectionReads > 0,
+    externalBuiltins: usage.builtins.filter((name) => !PURE_BUILTINS.has(name)).sort(),
+    failedImports: host.failedImports,
+  };
 }
 
 function seconds(ms: number): string {

@@ -66,6 +66,14 @@ export const childMessage = z.discriminatedUnion('t', [
       }),
     ]),
     rss: z.number().nonnegative(),
+    /**
+     * What the file's code reached besides modules the parent served: Variable/Connection reads
+     * (the parent also sees the token request) and `node:` builtins (only the child sees those).
+     */
+    usage: z.strictObject({
+      variableOrConnectionReads: z.number().int().nonnegative(),
+      builtins: z.array(z.string().max(256)).max(1000),
+    }),
     /** Why the process should not take another job (work the file left pending), or null. */
     leftovers: z.string().max(4096).nullable(),
   }),

@@ -1,9 +1,12 @@
+import type { Stats } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transform, type Loader, type TransformFailure } from 'esbuild';
+import { isRacy, sha256 } from '../bundles/hash.ts';
 import { SourceMap } from './sourcemap.ts';
 import { isWithin } from './symlinks.ts';
+import type { LoadedModule } from './types.ts';
 
 /** What a DAG file may be; anything it imports may also be JSON. */
 export const DAG_FILE_EXTENSIONS = ['.ts', '.mts', '.js', '.mjs'] as const;
@@ -19,6 +22,8 @@ export interface CompiledModule {
   url: string;
   code: string;
   map(): SourceMap;
+  /** How the module was found and which bytes were compiled: what incremental parsing watches. */
+  loaded: LoadedModule;
 }
 
 /** A module that cannot be loaded, with the stack trace the import error should show. */
@@ -30,8 +35,13 @@ export class ModuleLoadError extends Error {
 }
 
 interface CacheEntry {
+  dev: number;
+  ino: number;
   mtimeMs: number;
   size: number;
+  contentHash: string;
+  /** When the bytes were read (epoch ms). */
+  readAt: number;
   code: string;
   mapJson: string;
   map: SourceMap | null;
@@ -39,8 +49,9 @@ interface CacheEntry {
 
 /**
  * Resolves imports inside a bundle and turns its files into JavaScript with esbuild, in the
- * processor: parse processes cannot spawn esbuild. Transforms are cached by real path, mtime
- * and size, so unchanged files and shared helpers cost a stat.
+ * processor: parse processes cannot spawn esbuild. Transforms are cached by real path, inode,
+ * mtime and size, so unchanged files and shared helpers cost a stat; an entry whose mtime is
+ * too close to when it was read is checked against the file's bytes (see isRacy).
  */
 export class ModuleSources {
   private readonly cache = new Map<string, CacheEntry>();
@@ -57,7 +68,7 @@ export class ModuleSources {
     const real = await realpath(path.join(bundleRoot, relativeFileloc)).catch(() => null);
     if (real === null) throw fail('no such file');
     if (!isWithin(bundleRoot, real)) throw fail(`it resolves to ${real}, outside the bundle`);
-    return this.compile(bundleRoot, real);
+    return this.compile(bundleRoot, real, path.join(bundleRoot, relativeFileloc), []);
   }
 
   async loadImport(bundleRoot: string, specifier: string, referrer: CompiledModule, referrerName: string): Promise<CompiledModule> {
@@ -74,18 +85,19 @@ export class ModuleSources {
     } catch {
       throw await fail(': not a valid file URL');
     }
-    const found = await firstFile(candidates(base));
+    const tried = candidates(base);
+    const found = await firstFile(tried);
     if (found === null) {
       if (await isFile(base)) {
         throw await fail(` from ${referrerName}: only ${Object.keys(LOADERS).join(', ')} files can be imported`);
       }
-      const tried = path.extname(base) in LOADERS ? '' : ' (tried the .ts, .mts, .js and .mjs extensions and index files)';
-      throw await fail(` from ${referrerName}: no such file${tried}`);
+      const hint = path.extname(base) in LOADERS ? '' : ' (tried the .ts, .mts, .js and .mjs extensions and index files)';
+      throw await fail(` from ${referrerName}: no such file${hint}`);
     }
     const real = await realpath(found);
     if (!isWithin(bundleRoot, real)) throw await fail(` from ${referrerName}: it resolves to ${real}, outside the bundle`);
     try {
-      return await this.compile(bundleRoot, real);
+      return await this.compile(bundleRoot, real, found, tried.slice(0, tried.indexOf(found)));
     } catch (error) {
       if (error instanceof ModuleLoadError) {
         throw new ModuleLoadError(`${error.stacktrace}\n    at ${await importSite(referrer, referrerName, specifier)}`);
@@ -94,18 +106,18 @@ export class ModuleSources {
     }
   }
 
-  private async compile(bundleRoot: string, real: string): Promise<CompiledModule> {
+  private async compile(bundleRoot: string, real: string, requestedPath: string, missing: string[]): Promise<CompiledModule> {
     const key = path.relative(bundleRoot, real).split(path.sep).join('/');
     const info = await stat(real);
     let entry = this.cache.get(real);
-    if (entry && entry.mtimeMs === info.mtimeMs && entry.size === info.size) {
+    if (entry && (await this.stillCurrent(real, entry, info))) {
       this.cache.delete(real);
       this.cache.set(real, entry);
     } else {
       const flightKey = `${real}\u0000${info.mtimeMs}\u0000${info.size}`;
       let flight = this.inflight.get(flightKey);
       if (!flight) {
-        flight = this.transformFile(real, key, info.mtimeMs, info.size).finally(() => this.inflight.delete(flightKey));
+        flight = this.transformFile(real, key, info).finally(() => this.inflight.delete(flightKey));
         this.inflight.set(flightKey, flight);
       }
       entry = await flight;
@@ -119,11 +131,35 @@ export class ModuleSources {
       url: pathToFileURL(real).href,
       code: cached.code,
       map: () => (cached.map ??= SourceMap.fromJson(cached.mapJson)),
+      loaded: {
+        path: requestedPath,
+        missing,
+        dev: cached.dev,
+        ino: cached.ino,
+        mtimeMs: cached.mtimeMs,
+        size: cached.size,
+        contentHash: cached.contentHash,
+        readAt: cached.readAt,
+      },
     };
   }
 
-  private async transformFile(real: string, key: string, mtimeMs: number, size: number): Promise<CacheEntry> {
-    const source = await readFile(real, 'utf8');
+  /** Whether a cached transform still describes the file `info` is a stat of. */
+  private async stillCurrent(real: string, entry: CacheEntry, info: Stats): Promise<boolean> {
+    if (entry.dev !== info.dev || entry.ino !== info.ino || entry.mtimeMs !== info.mtimeMs || entry.size !== info.size) return false;
+    if (!isRacy(entry.mtimeMs, entry.readAt)) return true;
+    const readAt = Date.now();
+    const bytes = await readFile(real).catch(() => null);
+    if (bytes === null || sha256(bytes) !== entry.contentHash) return false;
+    entry.readAt = readAt;
+    return true;
+  }
+
+  private async transformFile(real: string, key: string, info: Stats): Promise<CacheEntry> {
+    const readAt = Date.now();
+    const bytes = await readFile(real);
+    const source = bytes.toString('utf8');
+    const identity = { dev: info.dev, ino: info.ino, mtimeMs: info.mtimeMs, size: info.size, contentHash: sha256(bytes), readAt };
     const loader = LOADERS[path.extname(real)]!;
     try {
       const result = await transform(source, {
@@ -136,7 +172,7 @@ export class ModuleSources {
         tsconfigRaw: {},
         logLevel: 'silent',
       });
-      return { mtimeMs, size, code: result.code, mapJson: result.map, map: null };
+      return { ...identity, code: result.code, mapJson: result.map, map: null };
     } catch (error) {
       const first = (error as TransformFailure).errors?.[0];
       if (!first) throw error;

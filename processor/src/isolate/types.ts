@@ -35,6 +35,48 @@ export interface ParseOutcome {
   dags: SerializedDag[];
   importError: { stacktrace: string } | null;
   durationMs: number;
+  /**
+   * What the parse read besides the file itself: incremental parsing decides from it whether
+   * the file's result can change without the file changing. Absent when the pool could not
+   * tell (the process died, a test pool), which counts as "read the outside world".
+   */
+  dependencies?: ParseDependencies;
+}
+
+/**
+ * A bundle-local module a parse loaded (the DAG file itself included), as it was when the
+ * processor read it for that parse.
+ */
+export interface LoadedModule {
+  /** Absolute path the import resolved to, before symlinks are followed: the path to stat. */
+  path: string;
+  /**
+   * Absolute paths the resolver tried before `path` and found no file at: one appearing later
+   * would change what the import resolves to.
+   */
+  missing: string[];
+  /** stat() of `path` (symlinks followed) when it was read. */
+  dev: number;
+  ino: number;
+  mtimeMs: number;
+  size: number;
+  /** sha256 of the bytes the parse compiled. */
+  contentHash: string;
+  /** Epoch ms when those bytes were read: an mtime this close is not trusted (coarse clocks). */
+  readAt: number;
+}
+
+export interface ParseDependencies {
+  modules: LoadedModule[];
+  /** The file's code read a Variable or a Connection (or tried to). */
+  readVariablesOrConnections: boolean;
+  /**
+   * `node:` builtins the parse imported that can observe the outside world (fs, network,
+   * os, ...): such a file's DAGs may change while no module changes.
+   */
+  externalBuiltins: string[];
+  /** Imports that failed to load (caught by the file, or the parse failed). */
+  failedImports: number;
 }
 
 /** What a DAG's onFailure/onSuccess callback is called with, as a callback request carries it. */

@@ -58,6 +58,9 @@ export function managerConfig(fixture: ManagerFixture, apiUrl: string, overrides
     isolateMemoryLimitMb: 128,
     processorGroup: 'default',
     logLevel: 'debug',
+    incrementalParsing: true,
+    staticReparseInterval: 600,
+    fileWatch: false,
     ...overrides,
   };
 }

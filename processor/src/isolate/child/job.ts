@@ -8,6 +8,12 @@ import type { ChildMessage, JobMessage } from '../protocol.ts';
 
 type Outcome = Extract<ChildMessage, { t: 'done' }>['outcome'];
 
+/** What one job's code reached, reported with its result (see the `done` message). */
+export interface JobUsage {
+  variableOrConnectionReads: number;
+  builtins: Set<string>;
+}
+
 interface SdkInternal {
   collectDags(namespace: object): unknown[];
   findDagCallback(namespace: object, dagId: string, type: 'failure' | 'success'): unknown;
@@ -16,20 +22,28 @@ interface SdkInternal {
 /** Runs one file (to collect its DAGs, or to run one of its DAGs' callbacks) in a fresh context. */
 export async function runJob(message: JobMessage, channel: Channel, sdkSource: SdkSource, scope: JobScope): Promise<void> {
   const resourcesBefore = activeResources();
+  const usage: JobUsage = { variableOrConnectionReads: 0, builtins: new Set() };
   let outcome: Outcome;
   try {
-    outcome = await Promise.race([execute(message, scope, sdkSource), scope.aborted]);
+    outcome = await Promise.race([execute(message, scope, sdkSource, usage), scope.aborted]);
   } catch (error) {
     outcome = { ok: false, stack: describeError(error), authored: isAuthored(error) };
   }
   scope.finish();
   const leftovers = leftoverWork(resourcesBefore, activeResources());
-  channel.send({ t: 'done', job: message.job, outcome, rss: process.memoryUsage.rss(), leftovers });
+  channel.send({
+    t: 'done',
+    job: message.job,
+    outcome,
+    rss: process.memoryUsage.rss(),
+    usage: { variableOrConnectionReads: usage.variableOrConnectionReads, builtins: [...usage.builtins].slice(0, 1000) },
+    leftovers,
+  });
 }
 
-async function execute(message: JobMessage, scope: JobScope, sdkSource: SdkSource): Promise<Outcome> {
-  const { context, parseJson } = createJobContext(bridgeFor(scope), message.relativeFileloc);
-  const loader = new ModuleLoader(context, scope, sdkSource);
+async function execute(message: JobMessage, scope: JobScope, sdkSource: SdkSource, usage: JobUsage): Promise<Outcome> {
+  const { context, parseJson } = createJobContext(bridgeFor(scope, usage), message.relativeFileloc);
+  const loader = new ModuleLoader(context, scope, sdkSource, (name) => usage.builtins.add(name));
   const root = loader.root();
   await root.link(loader.linker);
   await root.evaluate();
@@ -63,7 +77,7 @@ async function settled(scope: JobScope): Promise<void> {
   if (scope.failure) throw scope.failure.error;
 }
 
-function bridgeFor(scope: JobScope): Bridge {
+function bridgeFor(scope: JobScope, usage: JobUsage): Bridge {
   let token: Promise<string> | null = null;
   const { apiUrl } = scope.message;
   return {
@@ -80,6 +94,7 @@ function bridgeFor(scope: JobScope): Bridge {
     setImmediate: (callback) => scope.setImmediate(callback),
     clearTimer: (id) => scope.clearTimer(id),
     read: (kind, key, resolve, reject) => {
+      usage.variableOrConnectionReads++;
       token ??= scope.request({ t: 'token' }).then((reply) => {
         if (reply.t !== 'token') throw new Error('the processor answered a token request with something else');
         if (!reply.ok) throw new Error(`no token for this file: ${reply.error}`);

@@ -53,6 +53,8 @@ export class ModuleLoader {
     private readonly context: vm.Context,
     private readonly scope: JobScope,
     private readonly sdkSource: SdkSource,
+    /** Told of every builtin the job's code imports, by its `node:` name. */
+    private readonly onBuiltin: (name: string) => void = () => {},
   ) {}
 
   readonly linker = (specifier: string, referencing: vm.Module): Promise<vm.Module> =>
@@ -127,6 +129,7 @@ export class ModuleLoader {
 
   private builtin(specifier: string): vm.SyntheticModule {
     const name = specifier.startsWith('node:') ? specifier : `node:${specifier}`;
+    this.onBuiltin(name);
     const known = this.builtins.get(name);
     if (known) return known;
     let exports: Record<string, unknown> | undefined;
