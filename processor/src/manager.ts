@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { sha256Hex, type CallbackRequest, type PersistFileInput } from '@dagproc/shared';
 import type { Logger } from '@dagproc/shared/log';
 import type { ApiClient } from './api/client.ts';
-import { describeApiError } from './api/errors.ts';
+import { classifyApiError, describeApiError } from './api/errors.ts';
 import { ApiHealth, OnceLog } from './api-health.ts';
-import type { BundleFile, DagBundle } from './bundles/index.ts';
+import type { BundleCheckout, BundleFile, DagBundle } from './bundles/index.ts';
 import { hashFile } from './bundles/index.ts';
 import type { ProcessorConfig } from './config.ts';
 import type { ParseOutcome, ParsePool } from './parse-pool.ts';
@@ -25,6 +25,8 @@ interface BundleView {
   files: BundleFile[];
   version: string | null;
   refreshedAt: number;
+  /** When the last refresh failed (0: it did not); the next try waits the refresh interval. */
+  failedAt: number;
   sweptAt: number;
   /** The file list the last successful sweep saw. */
   sweptFiles: string;
@@ -85,7 +87,7 @@ export class DagFileProcessorManager {
     });
     this.results = new PendingResults(client.api, this.health, this.once, logger, 4, () => this.poke());
     for (const bundle of bundles) {
-      this.views.set(bundle.name, { bundle, files: [], version: null, refreshedAt: 0, sweptAt: 0, sweptFiles: '' });
+      this.views.set(bundle.name, { bundle, files: [], version: null, refreshedAt: 0, failedAt: 0, sweptAt: 0, sweptFiles: '' });
     }
   }
 
@@ -165,7 +167,7 @@ export class DagFileProcessorManager {
       this.results.flush();
       await this.step('acknowledging callbacks', () => this.ackPendingCallbacks());
       for (const view of this.views.values()) {
-        if (Date.now() - view.refreshedAt >= view.bundle.refreshIntervalSeconds * 1000) {
+        if (Date.now() - Math.max(view.refreshedAt, view.failedAt) >= view.bundle.refreshIntervalSeconds * 1000) {
           await this.step(`refreshing bundle ${view.bundle.name}`, () => this.refreshBundle(view));
         }
       }
@@ -248,8 +250,21 @@ export class DagFileProcessorManager {
   }
 
   private async refreshBundle(view: BundleView): Promise<void> {
-    const { version } = await view.bundle.refresh();
-    const files = await view.bundle.listFiles();
+    let version: string | null;
+    let files: BundleFile[];
+    try {
+      ({ version } = await view.bundle.refresh());
+      files = await view.bundle.listFiles();
+    } catch (error) {
+      if (classifyApiError(error) !== 'rejected') throw error;
+      // The bundle's own failure (a fetch, a missing folder): reported on its row, retried at
+      // the next refresh; its last good files go on being parsed meanwhile.
+      view.failedAt = Date.now();
+      const reason = error instanceof Error ? error.message : String(error);
+      await this.client.api.bundles.sync.mutate({ name: view.bundle.name, error: reason.slice(0, 4000) });
+      throw error;
+    }
+    view.failedAt = 0;
     view.files = files;
     view.version = version;
     view.refreshedAt = Date.now();
@@ -332,8 +347,17 @@ export class DagFileProcessorManager {
   }
 
   private async parseOne(entry: QueueEntry): Promise<void> {
-    const view = this.views.get(entry.bundleName)!;
-    const absolutePath = join(view.bundle.root, entry.relativeFileloc);
+    // One tree from the first read to the result: a git bundle may move on meanwhile.
+    const checkout = this.views.get(entry.bundleName)!.bundle.checkout();
+    try {
+      await this.parseAt(entry, checkout);
+    } finally {
+      checkout.release();
+    }
+  }
+
+  private async parseAt(entry: QueueEntry, checkout: BundleCheckout): Promise<void> {
+    const absolutePath = join(checkout.root, entry.relativeFileloc);
     const parseStartedAt = new Date();
     let content: { contentHash: string; source: string };
     try {
@@ -347,7 +371,7 @@ export class DagFileProcessorManager {
         return;
       }
       // Listed but unreadable (permissions, say): the file's problem, reported like any other.
-      this.finishParse(entry, view.version, parseStartedAt, { contentHash: sha256Hex(''), source: '' }, {
+      this.finishParse(entry, checkout.version, parseStartedAt, { contentHash: sha256Hex(''), source: '' }, {
         dags: [],
         importError: { stacktrace: `FileReadError: ${entry.relativeFileloc} cannot be read (${code ?? String(error)})` },
         durationMs: 0,
@@ -357,7 +381,7 @@ export class DagFileProcessorManager {
     let tokenFailure: unknown;
     const outcome = await this.pool.parse({
       bundleName: entry.bundleName,
-      bundleRoot: view.bundle.root,
+      bundleRoot: checkout.root,
       relativeFileloc: entry.relativeFileloc,
       fileToken: async () => {
         try {
@@ -377,7 +401,7 @@ export class DagFileProcessorManager {
       this.queue.release(entry);
       return;
     }
-    this.finishParse(entry, view.version, parseStartedAt, content, outcome);
+    this.finishParse(entry, checkout.version, parseStartedAt, content, outcome);
   }
 
   private finishParse(
@@ -447,10 +471,11 @@ export class DagFileProcessorManager {
   private async runCallback(request: CallbackRequest): Promise<void> {
     const view = this.views.get(request.bundleName);
     if (!view) return;
+    const checkout = view.bundle.checkout();
     const outcome = await this.pool
       .runCallback({
       bundleName: request.bundleName,
-      bundleRoot: view.bundle.root,
+      bundleRoot: checkout.root,
       relativeFileloc: request.relativeFileloc,
       dagId: request.dagId,
       callbackType: request.callbackType,
@@ -466,7 +491,8 @@ export class DagFileProcessorManager {
           .token,
     })
       // The pool refuses a task it cannot run (a bad path, a pool shutting down): the callback failed.
-      .catch((error: unknown) => ({ ok: false, error: error instanceof Error ? error.message : String(error), durationMs: 0 }));
+      .catch((error: unknown) => ({ ok: false, error: error instanceof Error ? error.message : String(error), durationMs: 0 }))
+      .finally(() => checkout.release());
     this.stats.callbacksRun++;
     const result = { request, outcome: outcome.ok ? ('success' as const) : ('failed' as const), ...(outcome.error ? { error: outcome.error } : {}) };
     if (!outcome.ok) {

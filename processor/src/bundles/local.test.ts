@@ -88,7 +88,10 @@ describe('createBundles', () => {
     name: 'repo',
     url: 'https://example.com/r.git',
     branch: null,
+    tag: null,
+    commit: null,
     subdir: null,
+    connId: null,
     refreshInterval: 60,
   };
 
@@ -121,6 +124,7 @@ describe('createBundles', () => {
         root: join(base, 'worktree'),
         refresh: async () => ({ version: 'abc123', changed: true }),
         listFiles: async () => [],
+        checkout: () => ({ root: join(base, 'worktree'), version: 'abc123', release() {} }),
       };
     };
     const bundles = createBundles([git], { builders: { local: () => { throw new Error('unused'); }, git: stub } });
