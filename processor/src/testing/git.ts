@@ -55,10 +55,16 @@ export class TestRepo {
     return pathToFileURL(this.bare).href;
   }
 
-  /** Writes (or, for null, deletes) files, commits, pushes `branch`; answers the commit. */
+  /**
+   * Writes (or, for null, deletes) files, commits, pushes `branch`; answers the commit. A
+   * branch that does not exist yet starts from the commit checked out now.
+   */
   async commit(files: Record<string, string | null>, message = 'change', branch = 'main'): Promise<string> {
     const current = (await git(['branch', '--show-current'], this.work)).trim();
-    if (current !== branch) await git(['checkout', '--quiet', '-B', branch], this.work);
+    if (current !== branch) {
+      const exists = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], this.work).then(() => true, () => false);
+      await git(['checkout', '--quiet', ...(exists ? [] : ['-b']), branch], this.work);
+    }
     for (const [path, content] of Object.entries(files)) {
       const full = join(this.work, path);
       if (content === null) await rm(full, { force: true });
