@@ -109,7 +109,7 @@ describe('createBundles', () => {
   it('refuses a git bundle until a git builder is plugged in', () => {
     expect(() => createBundles([git])).toThrow(ConfigError);
     expect(() => createBundles([git])).toThrow(
-      'DAGPROC_BUNDLES: bundle "repo" is a git bundle; git bundles are not supported yet',
+      'DAGPROC_BUNDLES: bundle "repo" is a git bundle, and no git bundle builder was given',
     );
   });
 
