@@ -1,5 +1,6 @@
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@dagproc/shared/log';
@@ -84,6 +85,27 @@ describe('the manager with a git bundle', () => {
       // go once a second, as the one-second refresh interval: a retry on every loop would
       // outrun the heartbeats many times over.
       expect(failures.length).toBeLessThanOrEqual(fake.heartbeats + 2);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('claims no parse requests or callbacks for a bundle that was never fetched: its files are unknown, not gone', async () => {
+    await repo.commit({ 'one.ts': 'x' });
+    const claimed: { path: string; bundleNames: string[] }[] = [];
+    server.use(
+      http.post(`${fake.url}/dag-processing/trpc/:path`, async ({ request, params }) => {
+        const path = String(params.path);
+        if (path === 'claims.parseRequests' || path === 'claims.callbacks') {
+          claimed.push({ path, bundleNames: ((await request.clone().json()) as { bundleNames: string[] }).bundleNames });
+        }
+        return undefined; // on to the fake API's own handler
+      }),
+    );
+    const { stop } = start([gitBundle('broken', { url: `file://${dir}/missing.git` }), gitBundle('repo')]);
+    try {
+      await until(() => claimed.length >= 4, 'a few claims');
+      expect(new Set(claimed.flatMap((c) => c.bundleNames))).toEqual(new Set(['repo']));
     } finally {
       await stop();
     }

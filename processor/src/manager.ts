@@ -301,9 +301,11 @@ export class DagFileProcessorManager {
   }
 
   private async claimParseRequests(): Promise<void> {
+    const bundleNames = this.listedBundles();
+    if (bundleNames.length === 0) return;
     const { requests } = await this.client.api.claims.parseRequests.mutate({
       jobId: this.jobId!,
-      bundleNames: [...this.views.keys()],
+      bundleNames,
       limit: 100,
       // Held until the file's result is stored; generous, since the queue may be busy.
       leaseSeconds: Math.max(300, this.config.fileParseTimeout * 3),
@@ -321,6 +323,14 @@ export class DagFileProcessorManager {
       await this.completeParseRequests(missing);
     }
     this.logger.debug('priority parse requests claimed', { count: requests.length });
+  }
+
+  /**
+   * Bundles listed at least once. Work for a bundle never fetched (a git bundle whose first
+   * fetch failed) stays with the server: its files are unknown, not gone.
+   */
+  private listedBundles(): string[] {
+    return [...this.views.values()].filter((v) => v.refreshedAt > 0).map((v) => v.bundle.name);
   }
 
   private async completeParseRequests(ids: number[]): Promise<void> {
@@ -453,9 +463,11 @@ export class DagFileProcessorManager {
   private async claimCallbacks(): Promise<void> {
     const room = this.config.maxCallbacksPerLoop - this.callbacks.size;
     if (room <= 0) return;
+    const bundleNames = this.listedBundles();
+    if (bundleNames.length === 0) return;
     const { callbacks } = await this.client.api.claims.callbacks.mutate({
       jobId: this.jobId!,
-      bundleNames: [...this.views.keys()],
+      bundleNames,
       limit: room,
       leaseSeconds: this.config.fileParseTimeout + 60,
     });
