@@ -34,6 +34,9 @@ export function runGit(run: GitRun): Promise<string> {
       env: run.env,
       ...(run.cwd ? { cwd: run.cwd } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A group of its own, so a timeout also kills what git started (ssh, a remote helper),
+      // which would otherwise hold the output pipes open past it.
+      detached: true,
     });
     let stdout = '';
     let stderr = '';
@@ -46,7 +49,11 @@ export function runGit(run: GitRun): Promise<string> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     }, run.timeoutMs);
     child.once('error', (error) => {
       clearTimeout(timer);
@@ -55,12 +62,22 @@ export function runGit(run: GitRun): Promise<string> {
     child.once('close', (code) => {
       clearTimeout(timer);
       if (code === 0 && !timedOut) return resolve(stdout);
+      const command = subcommand(run.args);
       const reason = timedOut
-        ? `git ${run.args[0]} timed out after ${Math.round(run.timeoutMs / 1000)} s`
-        : summarizeGitError(stderr) || `git ${run.args[0]} exited with code ${code}`;
+        ? `git ${command} timed out after ${Math.max(1, Math.round(run.timeoutMs / 1000))} s`
+        : summarizeGitError(stderr) || `git ${command} exited with code ${code}`;
       reject(new GitCommandError(mask(reason, run.secrets ?? []), code));
     });
   });
+}
+
+/** `fetch` of `git --git-dir X fetch ...`. */
+function subcommand(args: readonly string[]): string {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--git-dir' || args[i] === '--work-tree' || args[i] === '-C') i++;
+    else if (!args[i]!.startsWith('-')) return args[i]!;
+  }
+  return args[0] ?? '';
 }
 
 /** git's complaint in a line or two: its fatal/error lines, else its last lines. */

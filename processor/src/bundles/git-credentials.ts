@@ -52,12 +52,12 @@ export interface CredentialPaths {
  * Connection: https takes `login` (default "user") and `password` (a token); ssh takes a
  * private key in `extra.private_key` (or a key file path in `extra.key_file`),
  * `extra.known_hosts` and `extra.strict_host_key_checking`. A file:// or git:// URL takes none.
+ * `connection` is null when the bundle names none.
  */
 export async function gitCredentials(url: string, connection: ConnectionResponse | null, paths: CredentialPaths): Promise<GitCredentials> {
-  if (!connection) return NO_CREDENTIALS;
   const transport = transportOf(url);
   if (transport === 'http') {
-    if (!connection.password) return NO_CREDENTIALS;
+    if (!connection?.password) return NO_CREDENTIALS;
     return {
       env: {
         GIT_ASKPASS: paths.askpass,
@@ -70,7 +70,9 @@ export async function gitCredentials(url: string, connection: ConnectionResponse
   }
   if (transport !== 'ssh') return NO_CREDENTIALS;
 
-  const extra = connection.extra ?? {};
+  // Over ssh the command is always ours (batch mode, the bundle's known_hosts), with or
+  // without a Connection; without one, ssh uses its agent or default keys.
+  const extra = connection?.extra ?? {};
   const privateKey = stringField(extra, 'private_key');
   const keyFile = stringField(extra, 'key_file');
   const knownHostsText = stringField(extra, 'known_hosts');

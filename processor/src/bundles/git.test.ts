@@ -311,6 +311,26 @@ exec sh -c "$last"
     expect(await filesContaining(storage, 'fakekeymaterial')).toEqual([]);
   });
 
+  it('kills a fetch that takes longer than its limit, with whatever git started, and says so', async () => {
+    await repo.commit({ 'one.ts': DAG('one') });
+    const program = join(dir, 'hanging-ssh');
+    await writeFile(program, '#!/bin/sh\nsleep 60\n');
+    await chmod(program, 0o755);
+    const b = bundle({ url: `ssh://git@h${repo.bare}` }, { sshProgram: program, timeoutMs: 500 });
+    const error = await failure(b.refresh());
+    expect(error.reason).toBe(`fetching branch "main" from ssh://git@h${repo.bare} failed: git fetch timed out after 1 s`);
+    expect(b.version).toBeNull();
+  });
+
+  it('runs its own ssh command (batch mode, the bundle\'s known_hosts) even without a Connection', async () => {
+    const a = await repo.commit({ 'one.ts': DAG('one') });
+    const { program, record } = await fakeSsh();
+    expect((await bundle({ url: `ssh://git@h${repo.bare}` }, { sshProgram: program }).refresh()).version).toBe(a);
+    const args = (await readFile(`${record}.args`, 'utf8')).split('\n');
+    expect(args).toContain('BatchMode=yes');
+    expect(args).not.toContain('-i');
+  });
+
   it('checks host keys strictly against known_hosts from the Connection', async () => {
     await repo.commit({ 'one.ts': DAG('one') });
     const { program, record } = await fakeSsh();

@@ -6,7 +6,7 @@ import { classifyApiError } from '../api/errors.ts';
 import type { GitBundleConfig } from '../config.ts';
 import { listDagFiles } from './files.ts';
 import { GitCommandError, gitEnvironment, mask, runGit } from './git-command.ts';
-import { ASKPASS_SCRIPT, gitCredentials, NO_CREDENTIALS, type GitCredentials } from './git-credentials.ts';
+import { ASKPASS_SCRIPT, gitCredentials, type GitCredentials } from './git-credentials.ts';
 import { BundleUnavailable, type BundleCheckout, type BundleFile, type DagBundle } from './types.ts';
 
 /** A git bundle could not be brought up to date: `reason` says why, for the bundle's row and the log. */
@@ -282,9 +282,8 @@ export class GitDagBundle implements DagBundle {
   /** The Connection's credentials, read afresh for each fetch so a rotated secret is used. */
   private async credentials(): Promise<GitCredentials> {
     const { connId, url } = this.options.config;
-    if (!connId) return NO_CREDENTIALS;
-    const connection = await this.options.readConnection(connId);
-    if (!connection) throw new GitBundleError(this.name, `connection "${connId}" not found`);
+    const connection = connId ? await this.options.readConnection(connId) : null;
+    if (connId && !connection) throw new GitBundleError(this.name, `connection "${connId}" not found`);
     try {
       return await gitCredentials(url, connection, {
         askpass: this.askpassPath,
@@ -293,7 +292,7 @@ export class GitDagBundle implements DagBundle {
         sshProgram: this.options.sshProgram ?? 'ssh',
       });
     } catch (error) {
-      const secrets = [connection.password, connection.extra?.private_key].filter((s): s is string => typeof s === 'string');
+      const secrets = [connection?.password, connection?.extra?.private_key].filter((s): s is string => typeof s === 'string');
       throw new GitBundleError(this.name, mask(error instanceof Error ? error.message : String(error), secrets));
     }
   }
