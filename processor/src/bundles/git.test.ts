@@ -1,4 +1,4 @@
-import { chmod, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@dagproc/shared/log';
@@ -193,6 +193,16 @@ describe('a git bundle over file://', () => {
     expect((await again.refresh()).version).toBe(a);
     expect(await readdir(join(storage, 'repo', 'tmp'))).toEqual([]);
     expect((await stat(join(storage, 'repo'))).mode & 0o777).toBe(0o700);
+  });
+
+  it('refuses a storage path that others may write to', async () => {
+    await repo.commit({ 'one.ts': DAG('one') });
+    await mkdir(storage, { mode: 0o777 });
+    await chmod(storage, 0o777);
+    const error = await failure(bundle().refresh());
+    expect(error.reason).toBe(`DAGPROC_BUNDLE_STORAGE_PATH ${storage} must be a folder only this user may write to (it is owned by uid ${process.getuid!()}, mode 777)`);
+    await chmod(storage, 0o755);
+    expect((await bundle().refresh()).version).toMatch(/^[0-9a-f]{40}$/);
   });
 
   it('refuses a git bundle whose Connection does not exist, naming it', async () => {

@@ -1,4 +1,4 @@
-import { access, chmod, mkdir, mkdtemp, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, mkdtemp, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConnectionResponse } from '@dagproc/shared/schemas/execution';
 import { silentLogger, type Logger } from '@dagproc/shared/log';
@@ -159,6 +159,7 @@ export class GitDagBundle implements DagBundle {
   private async prepare(): Promise<void> {
     if (this.prepared) return;
     await mkdir(this.options.storagePath, { recursive: true, mode: 0o700 });
+    await this.checkStorageIsPrivate();
     await mkdir(this.bundleDir, { recursive: true, mode: 0o700 });
     await chmod(this.bundleDir, 0o700);
     await mkdir(this.versionsDir, { recursive: true });
@@ -172,6 +173,24 @@ export class GitDagBundle implements DagBundle {
       await this.git(['init', '--bare', '--quiet', this.repoDir]);
     }
     this.prepared = true;
+  }
+
+  /**
+   * The default storage path is under the shared temp folder, where another user could have
+   * made it first and could then swap the code being parsed: it must be this user's own.
+   */
+  private async checkStorageIsPrivate(): Promise<void> {
+    const path = this.options.storagePath;
+    const uid = process.getuid?.();
+    for (const info of [await lstat(path), await stat(path)]) {
+      const foreign = uid !== undefined && info.uid !== uid;
+      if (foreign || (!info.isSymbolicLink() && (info.mode & 0o022) !== 0)) {
+        throw new GitBundleError(
+          this.name,
+          `DAGPROC_BUNDLE_STORAGE_PATH ${path} must be a folder only this user may write to (it is owned by uid ${info.uid}, mode ${(info.mode & 0o777).toString(8)})`,
+        );
+      }
+    }
   }
 
   /** versions/<sha>, checked out whole into tmp/ first and renamed into place. */
