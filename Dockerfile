@@ -3,6 +3,9 @@
 # there is no build step and the image holds the sources.
 FROM node:20-bookworm-slim
 
+# git (and ssh for ssh:// repositories) for git bundles; the slim image has neither.
+RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client ca-certificates && rm -rf /var/lib/apt/lists/*
+
 # Exactly the version in package.json's "packageManager" (tests/compose.test.ts keeps them in
 # step): pnpm 10 fetches the declared version by itself when another one runs a script, and
 # that would be a network fetch at every container start.

@@ -61,6 +61,7 @@ describe('defaults', () => {
       isolateMaxFiles: 500,
       isolateMemoryLimitMb: 512,
       processorGroup: 'default',
+      bundleStoragePath: join(tmpdir(), 'dagproc-bundles'),
       logLevel: 'info',
       incrementalParsing: true,
       staticReparseInterval: 600,
@@ -85,6 +86,7 @@ describe('defaults', () => {
       DAGPROC_ISOLATE_MAX_FILES: '10',
       DAGPROC_ISOLATE_MEMORY_LIMIT_MB: '256',
       DAGPROC_PROCESSOR_GROUP: 'team-a',
+      DAGPROC_BUNDLE_STORAGE_PATH: 'cache/bundles',
       DAGPROC_LOG_LEVEL: 'debug',
       DAGPROC_INCREMENTAL_PARSING: 'false',
       DAGPROC_STATIC_REPARSE_INTERVAL: '5m',
@@ -105,6 +107,7 @@ describe('defaults', () => {
       isolateMaxFiles: 10,
       isolateMemoryLimitMb: 256,
       processorGroup: 'team-a',
+      bundleStoragePath: join(cwd, 'cache/bundles'),
       logLevel: 'debug',
       incrementalParsing: false,
       staticReparseInterval: 300,
@@ -161,6 +164,7 @@ describe('bad values', () => {
     ['DAGPROC_ISOLATE_MAX_FILES', '0', /^DAGPROC_ISOLATE_MAX_FILES: /],
     ['DAGPROC_ISOLATE_MEMORY_LIMIT_MB', '16', /^DAGPROC_ISOLATE_MEMORY_LIMIT_MB: must be at least 64/],
     ['DAGPROC_PROCESSOR_GROUP', 'a group', /^DAGPROC_PROCESSOR_GROUP: a group is letters, digits/],
+    ['DAGPROC_BUNDLE_STORAGE_PATH', '/srv/a,b', /^DAGPROC_BUNDLE_STORAGE_PATH: contains ",", a path separator/],
     ['DAGPROC_LOG_LEVEL', 'loud', /^DAGPROC_LOG_LEVEL: must be one of debug, info, warn, error \(got "loud"\)$/],
     ['DAGPROC_INCREMENTAL_PARSING', 'yes', /^DAGPROC_INCREMENTAL_PARSING: must be one of true, false \(got "yes"\)$/],
     ['DAGPROC_STATIC_REPARSE_INTERVAL', '0', /^DAGPROC_STATIC_REPARSE_INTERVAL: must be from 1 to 2592000 seconds/],
@@ -217,6 +221,8 @@ describe('DAGPROC_BUNDLES', () => {
       { name: 'c', kind: 'local', path: 'team-a/../team-b/../dags', refreshInterval: '5m' },
       { name: 'repo', kind: 'git', url: 'https://github.com/example/dags.git', branch: 'main', subdir: 'dags/prod' },
       { name: 'repo2', kind: 'git', url: 'git@github.com:example/dags.git' },
+      { name: 'repo3', kind: 'git', url: 'https://git.example.com/dags.git', tag: 'v1.2', connId: 'git_default', refreshInterval: '1m' },
+      { name: 'repo4', kind: 'git', url: 'ssh://git@git.example.com/dags.git', commit: 'a'.repeat(40) },
     ]);
     env.DAGPROC_BUNDLE_REFRESH_INTERVAL = '15';
     const config = load();
@@ -229,10 +235,15 @@ describe('DAGPROC_BUNDLES', () => {
         name: 'repo',
         url: 'https://github.com/example/dags.git',
         branch: 'main',
+        tag: null,
+        commit: null,
         subdir: 'dags/prod',
+        connId: null,
         refreshInterval: 15,
       },
-      { kind: 'git', name: 'repo2', url: 'git@github.com:example/dags.git', branch: null, subdir: null, refreshInterval: 15 },
+      { kind: 'git', name: 'repo2', url: 'git@github.com:example/dags.git', branch: null, tag: null, commit: null, subdir: null, connId: null, refreshInterval: 15 },
+      { kind: 'git', name: 'repo3', url: 'https://git.example.com/dags.git', branch: null, tag: 'v1.2', commit: null, subdir: null, connId: 'git_default', refreshInterval: 60 },
+      { kind: 'git', name: 'repo4', url: 'ssh://git@git.example.com/dags.git', branch: null, tag: null, commit: 'a'.repeat(40), subdir: null, connId: null, refreshInterval: 15 },
     ]);
     expect(config.bundles).toEqual(config.configuredBundles);
   });
@@ -284,6 +295,31 @@ describe('DAGPROC_BUNDLES', () => {
       'a git bundle with a bad url',
       [{ name: 'g', kind: 'git', url: 'not a url' }],
       'DAGPROC_BUNDLES[0].url: must be a repository URL (https://, ssh://, git://, file:// or user@host:path)',
+    ],
+    [
+      'a git URL holding a password',
+      [{ name: 'g', kind: 'git', url: 'https://bob:hunter2@example.com/r.git' }],
+      'DAGPROC_BUNDLES[0].url: must not hold a password: put the credentials in a Connection and name it in "connId"',
+    ],
+    [
+      'a git bundle with both a branch and a tag',
+      [{ name: 'g', kind: 'git', url: 'https://example.com/r.git', branch: 'main', tag: 'v1' }],
+      'DAGPROC_BUNDLES[0]: give at most one of "branch", "tag" and "commit" (got "branch" and "tag")',
+    ],
+    [
+      'a short commit id',
+      [{ name: 'g', kind: 'git', url: 'https://example.com/r.git', commit: 'abc123' }],
+      'DAGPROC_BUNDLES[0].commit: must be a full commit id (40 or 64 lowercase hex digits)',
+    ],
+    [
+      'a tag name git refuses',
+      [{ name: 'g', kind: 'git', url: 'https://example.com/r.git', tag: 'v1..2' }],
+      'DAGPROC_BUNDLES[0].tag: must be a tag name',
+    ],
+    [
+      'a bad connection id',
+      [{ name: 'g', kind: 'git', url: 'https://example.com/r.git', connId: 'has space' }],
+      'DAGPROC_BUNDLES[0].connId: a variable key is letters, digits, ".", "_" or "-"',
     ],
     [
       'a git subdir leaving the repository',

@@ -1,10 +1,13 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, parseDuration, parseEnv, positiveInt, seconds, urlString } from '@dagproc/shared/config/env';
 import { bundleName } from '@dagproc/shared/names';
 import { reconcileBundlesInput } from '@dagproc/shared/schemas/bundles';
+import { connId } from '@dagproc/shared/schemas/execution';
 import type { LogLevel } from '@dagproc/shared/log';
+import { unsafeGrantPath } from './isolate/flags.ts';
 
 /**
  * The processor's configuration: DESIGN.md's processor settings plus the processor-only
@@ -27,6 +30,9 @@ import type { LogLevel } from '@dagproc/shared/log';
  *   DAGPROC_PROCESSOR_GROUP          default         the processor group whose configured
  *                                                     bundles these are; a processor only
  *                                                     deactivates bundles of its own group
+ *   DAGPROC_BUNDLE_STORAGE_PATH      $TMPDIR/dagproc-bundles   where git bundles keep their
+ *                                                     repositories and checkouts (Airflow's
+ *                                                     dag_bundle_storage_path)
  *   DAGPROC_LOG_LEVEL                info            debug | info | warn | error
  *   DAGPROC_INCREMENTAL_PARSING      true            skip static files whose modules did not
  *                                                     change (processor/src/incremental.ts)
@@ -55,11 +61,23 @@ export interface LocalBundleConfig {
 export interface GitBundleConfig {
   kind: 'git';
   name: string;
+  /** The repository; never holds a password (credentials come from the Connection `connId`). */
   url: string;
-  /** null: the remote's default branch. */
+  /**
+   * What to track: at most one of branch, tag and commit is set; none means the remote's
+   * default branch. A branch moves; a tag or a commit is a pin, fetched once.
+   */
   branch: string | null;
+  tag: string | null;
+  /** A full commit id (40 or 64 hex digits). */
+  commit: string | null;
   /** A POSIX path inside the repository holding the DAG files; null for the whole repository. */
   subdir: string | null;
+  /**
+   * The Connection holding the credentials (as Airflow's git_conn_id), read through the
+   * Execution API before each fetch; null for a repository that needs none.
+   */
+  connId: string | null;
   /** Seconds between fetches. */
   refreshInterval: number;
 }
@@ -95,6 +113,8 @@ export interface ProcessorConfig {
   isolateMaxFiles: number;
   isolateMemoryLimitMb: number;
   processorGroup: string;
+  /** Absolute; git bundles keep their repository and checkouts under `<path>/<bundle name>/`. */
+  bundleStoragePath: string;
   logLevel: LogLevel;
   /** DAGPROC_INCREMENTAL_PARSING: static files are parsed only when something they read changed. */
   incrementalParsing: boolean;
@@ -158,6 +178,15 @@ const processorEnv = z.object({
     .string()
     .default('default')
     .pipe(reconcileBundlesInput.shape.group),
+  DAGPROC_BUNDLE_STORAGE_PATH: z
+    .string()
+    .min(1, 'must not be empty')
+    // Checkouts under it become parse processes' read grants.
+    .superRefine((path, ctx) => {
+      const unsafe = unsafeGrantPath(path);
+      if (unsafe) ctx.addIssue({ code: 'custom', message: unsafe });
+    })
+    .optional(),
   DAGPROC_LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
   DAGPROC_INCREMENTAL_PARSING: trueOrFalse(true),
   DAGPROC_STATIC_REPARSE_INTERVAL: boundedSeconds(600, 1, 30 * DAY),
@@ -184,6 +213,7 @@ export function loadProcessorConfig(
     ? parseBundles(rawBundles, parsed.DAGPROC_BUNDLE_REFRESH_INTERVAL, cwd)
     : [defaultBundle(resolve(cwd, parsed.DAGPROC_DAGS_FOLDER), parsed.DAGPROC_BUNDLE_REFRESH_INTERVAL)];
 
+  const bundleStoragePath = resolve(cwd, parsed.DAGPROC_BUNDLE_STORAGE_PATH ?? join(tmpdir(), 'dagproc-bundles'));
   refuseTokenInsideBundle(apiTokenPath, configuredBundles);
 
   let bundles = configuredBundles;
@@ -219,6 +249,7 @@ export function loadProcessorConfig(
     isolateMaxFiles: parsed.DAGPROC_ISOLATE_MAX_FILES,
     isolateMemoryLimitMb: parsed.DAGPROC_ISOLATE_MEMORY_LIMIT_MB,
     processorGroup: parsed.DAGPROC_PROCESSOR_GROUP,
+    bundleStoragePath,
     logLevel: parsed.DAGPROC_LOG_LEVEL,
     incrementalParsing: parsed.DAGPROC_INCREMENTAL_PARSING,
     staticReparseInterval: parsed.DAGPROC_STATIC_REPARSE_INTERVAL,
@@ -304,17 +335,28 @@ const localEntry = z.strictObject({
   refreshInterval,
 });
 
+const refName = (what: string) =>
+  z
+    .string({ error: 'must be a string' })
+    .regex(/^(?!-)(?!.*\.\.)(?!.*@\{)[^\s~^:?*[\\]+$/, `must be a ${what} name`)
+    .refine((name) => !name.startsWith('/') && !name.endsWith('/') && !name.endsWith('.lock'), `must be a ${what} name`);
+
 const gitEntry = z.strictObject({
   name: entryName,
   kind: z.literal('git'),
-  url: requiredString('a repository URL').refine(
-    isGitUrl,
-    'must be a repository URL (https://, ssh://, git://, file:// or user@host:path)',
-  ),
-  branch: z
+  url: requiredString('a repository URL')
+    .refine(isGitUrl, 'must be a repository URL (https://, ssh://, git://, file:// or user@host:path)')
+    .refine(
+      (url) => !hasPassword(url),
+      'must not hold a password: put the credentials in a Connection and name it in "connId"',
+    ),
+  branch: refName('branch').optional(),
+  tag: refName('tag').optional(),
+  commit: z
     .string({ error: 'must be a string' })
-    .regex(/^(?!-)[^\s~^:?*[\\]+$/, 'must be a branch name')
+    .regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'must be a full commit id (40 or 64 lowercase hex digits)')
     .optional(),
+  connId: connId.optional(),
   subdir: z
     .string({ error: 'must be a string' })
     .refine(
@@ -370,12 +412,19 @@ function parseBundles(raw: string, defaultRefreshInterval: number, cwd: string):
       seenPaths.set(path, entry.name);
       bundles.push({ kind: 'local', name: entry.name, path, configuredPath, refreshInterval: interval });
     } else {
+      const pins = (['branch', 'tag', 'commit'] as const).filter((key) => entry[key] !== undefined);
+      if (pins.length > 1) {
+        throw new ConfigError(`${at}: give at most one of "branch", "tag" and "commit" (got ${pins.map((p) => `"${p}"`).join(' and ')})`);
+      }
       bundles.push({
         kind: 'git',
         name: entry.name,
         url: entry.url,
         branch: entry.branch ?? null,
+        tag: entry.tag ?? null,
+        commit: entry.commit ?? null,
         subdir: entry.subdir ?? null,
+        connId: entry.connId ?? null,
         refreshInterval: interval,
       });
     }
@@ -401,6 +450,15 @@ function isGitUrl(url: string): boolean {
   }
   // scp-like syntax: user@host:path
   return /^[\w.-]+@[\w.-]+:\S+$/.test(url);
+}
+
+/** A password in the URL would show in `ps`, in logs and in the repository's config. */
+function hasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
 }
 
 // --- paths --------------------------------------------------------------------------------

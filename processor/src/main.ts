@@ -2,7 +2,8 @@ import { ConfigError } from '@dagproc/shared/config/env';
 import { createLogger } from '@dagproc/shared/log';
 import { TokenFileError, readTokenFile } from '@dagproc/shared/token-file';
 import { createApiClient } from './api/client.ts';
-import { createBundles } from './bundles/index.ts';
+import { createBundles, defaultBuilders } from './bundles/index.ts';
+import { GitDagBundle } from './bundles/git.ts';
 import { loadProcessorConfig } from './config.ts';
 import { IsolatePool } from './isolate/index.ts';
 import { DagFileProcessorManager } from './manager.ts';
@@ -15,7 +16,20 @@ async function main(): Promise<number> {
   const config = loadProcessorConfig(process.env, process.argv.slice(2));
   await readTokenFile(config.apiTokenPath); // a missing or malformed token file stops startup here
   const logger = createLogger('processor', { level: config.logLevel });
-  const bundles = createBundles(config.bundles, { logger });
+  const client = createApiClient({ apiUrl: config.apiUrl, tokenPath: config.apiTokenPath, logger });
+  const bundles = createBundles(config.bundles, {
+    logger,
+    builders: {
+      ...defaultBuilders,
+      git: (bundle, bundleLogger) =>
+        new GitDagBundle({
+          config: bundle,
+          storagePath: config.bundleStoragePath,
+          readConnection: (connId) => client.execution.connection(connId),
+          logger: bundleLogger,
+        }),
+    },
+  });
   const pool = new IsolatePool({
     mode: config.parsingMode,
     size: config.parsingProcesses,
@@ -26,7 +40,6 @@ async function main(): Promise<number> {
     logger,
   });
   await pool.start();
-  const client = createApiClient({ apiUrl: config.apiUrl, tokenPath: config.apiTokenPath, logger });
   const manager = new DagFileProcessorManager(config, client, pool, bundles, logger);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { sha256Hex, type CallbackRequest, type PersistFileInput } from '@dagproc/shared';
 import type { Logger } from '@dagproc/shared/log';
 import type { ApiClient } from './api/client.ts';
-import { describeApiError } from './api/errors.ts';
+import { classifyApiError, describeApiError } from './api/errors.ts';
 import { ApiHealth, OnceLog } from './api-health.ts';
-import type { BundleFile, DagBundle } from './bundles/index.ts';
+import type { BundleCheckout, BundleFile, DagBundle } from './bundles/index.ts';
 import { hashFile } from './bundles/index.ts';
 import { BundleWatcher, filesAffected, type WatchBatch } from './bundles/watch.ts';
 import { IncrementalParsing } from './incremental.ts';
@@ -27,6 +27,8 @@ interface BundleView {
   files: BundleFile[];
   version: string | null;
   refreshedAt: number;
+  /** When the last refresh failed (0: it did not); the next try waits the refresh interval. */
+  failedAt: number;
   sweptAt: number;
   /** The file list the last successful sweep saw. */
   sweptFiles: string;
@@ -97,7 +99,7 @@ export class DagFileProcessorManager {
       this.incremental.noteStored(input.bundleName, input.relativeFileloc, result === null ? 'dropped' : result.rejected.length > 0 ? 'conflict' : 'stored'),
     );
     for (const bundle of bundles) {
-      const view: BundleView = { bundle, files: [], version: null, refreshedAt: 0, sweptAt: 0, sweptFiles: '' };
+      const view: BundleView = { bundle, files: [], version: null, refreshedAt: 0, failedAt: 0, sweptAt: 0, sweptFiles: '' };
       this.views.set(bundle.name, view);
       if (config.fileWatch && bundle.kind === 'local') {
         this.watchers.set(bundle.name, new BundleWatcher({ bundleName: bundle.name, logger, onBatch: (batch) => this.onFilesChanged(view, batch) }));
@@ -181,7 +183,7 @@ export class DagFileProcessorManager {
       this.results.flush();
       await this.step('acknowledging callbacks', () => this.ackPendingCallbacks());
       for (const view of this.views.values()) {
-        if (Date.now() - view.refreshedAt >= view.bundle.refreshIntervalSeconds * 1000) {
+        if (Date.now() - Math.max(view.refreshedAt, view.failedAt) >= view.bundle.refreshIntervalSeconds * 1000) {
           await this.step(`refreshing bundle ${view.bundle.name}`, () => this.refreshBundle(view));
         }
       }
@@ -264,8 +266,21 @@ export class DagFileProcessorManager {
   }
 
   private async refreshBundle(view: BundleView): Promise<void> {
-    const { version } = await view.bundle.refresh();
-    const files = await view.bundle.listFiles();
+    let version: string | null;
+    let files: BundleFile[];
+    try {
+      ({ version } = await view.bundle.refresh());
+      files = await view.bundle.listFiles();
+    } catch (error) {
+      if (classifyApiError(error) !== 'rejected') throw error;
+      // The bundle's own failure (a fetch, a missing folder): reported on its row, retried at
+      // the next refresh; its last good files go on being parsed meanwhile.
+      view.failedAt = Date.now();
+      const reason = error instanceof Error ? error.message : String(error);
+      await this.client.api.bundles.sync.mutate({ name: view.bundle.name, error: reason.slice(0, 4000) });
+      throw error;
+    }
+    view.failedAt = 0;
     view.files = files;
     view.version = version;
     view.refreshedAt = Date.now();
@@ -304,9 +319,11 @@ export class DagFileProcessorManager {
   }
 
   private async claimParseRequests(): Promise<void> {
+    const bundleNames = this.listedBundles();
+    if (bundleNames.length === 0) return;
     const { requests } = await this.client.api.claims.parseRequests.mutate({
       jobId: this.jobId!,
-      bundleNames: [...this.views.keys()],
+      bundleNames,
       limit: 100,
       // Held until the file's result is stored; generous, since the queue may be busy.
       leaseSeconds: Math.max(300, this.config.fileParseTimeout * 3),
@@ -324,6 +341,14 @@ export class DagFileProcessorManager {
       await this.completeParseRequests(missing);
     }
     this.logger.debug('priority parse requests claimed', { count: requests.length });
+  }
+
+  /**
+   * Bundles listed at least once. Work for a bundle never fetched (a git bundle whose first
+   * fetch failed) stays with the server: its files are unknown, not gone.
+   */
+  private listedBundles(): string[] {
+    return [...this.views.values()].filter((v) => v.refreshedAt > 0).map((v) => v.bundle.name);
   }
 
   private async completeParseRequests(ids: number[]): Promise<void> {
@@ -382,10 +407,18 @@ export class DagFileProcessorManager {
   private async parseOne(entry: QueueEntry): Promise<void> {
     const view = this.views.get(entry.bundleName)!;
     if (await this.skipUnchanged(entry, view)) return;
-    // As the parse starts: a version or root that moves during it makes the file due again.
-    const bundleVersion = view.version;
-    const bundleRoot = view.bundle.root;
-    const absolutePath = join(bundleRoot, entry.relativeFileloc);
+    // One tree from the first read to the result: a git bundle may move on meanwhile, and a
+    // version or root that moves during the parse makes the file due again.
+    const checkout = view.bundle.checkout();
+    try {
+      await this.parseAt(entry, checkout);
+    } finally {
+      checkout.release();
+    }
+  }
+
+  private async parseAt(entry: QueueEntry, checkout: BundleCheckout): Promise<void> {
+    const absolutePath = join(checkout.root, entry.relativeFileloc);
     const parseStartedAt = new Date();
     let content: { contentHash: string; source: string };
     try {
@@ -400,7 +433,7 @@ export class DagFileProcessorManager {
         return;
       }
       // Listed but unreadable (permissions, say): the file's problem, reported like any other.
-      this.finishParse(entry, view.version, parseStartedAt, { contentHash: sha256Hex(''), source: '' }, {
+      this.finishParse(entry, checkout.version, parseStartedAt, { contentHash: sha256Hex(''), source: '' }, {
         dags: [],
         importError: { stacktrace: `FileReadError: ${entry.relativeFileloc} cannot be read (${code ?? String(error)})` },
         durationMs: 0,
@@ -410,7 +443,7 @@ export class DagFileProcessorManager {
     let tokenFailure: unknown;
     const outcome = await this.pool.parse({
       bundleName: entry.bundleName,
-      bundleRoot,
+      bundleRoot: checkout.root,
       relativeFileloc: entry.relativeFileloc,
       fileToken: async () => {
         try {
@@ -430,10 +463,15 @@ export class DagFileProcessorManager {
       this.queue.release(entry);
       return;
     }
-    this.finishParse(entry, view.version, parseStartedAt, content, outcome);
+    this.finishParse(entry, checkout.version, parseStartedAt, content, outcome);
     // Only a file the queue still knows: one deleted meanwhile must not leave a record behind.
     if (this.queue.fileStat(entry.bundleName, entry.relativeFileloc)) {
-      this.incremental.record(entry.bundleName, entry.relativeFileloc, { bundleVersion, bundleRoot, outcome, parsedAt: parseStartedAt.getTime() });
+      this.incremental.record(entry.bundleName, entry.relativeFileloc, {
+        bundleVersion: checkout.version,
+        bundleRoot: checkout.root,
+        outcome,
+        parsedAt: parseStartedAt.getTime(),
+      });
     }
   }
 
@@ -486,9 +524,11 @@ export class DagFileProcessorManager {
   private async claimCallbacks(): Promise<void> {
     const room = this.config.maxCallbacksPerLoop - this.callbacks.size;
     if (room <= 0) return;
+    const bundleNames = this.listedBundles();
+    if (bundleNames.length === 0) return;
     const { callbacks } = await this.client.api.claims.callbacks.mutate({
       jobId: this.jobId!,
-      bundleNames: [...this.views.keys()],
+      bundleNames,
       limit: room,
       leaseSeconds: this.config.fileParseTimeout + 60,
     });
@@ -504,10 +544,11 @@ export class DagFileProcessorManager {
   private async runCallback(request: CallbackRequest): Promise<void> {
     const view = this.views.get(request.bundleName);
     if (!view) return;
+    const checkout = view.bundle.checkout();
     const outcome = await this.pool
       .runCallback({
       bundleName: request.bundleName,
-      bundleRoot: view.bundle.root,
+      bundleRoot: checkout.root,
       relativeFileloc: request.relativeFileloc,
       dagId: request.dagId,
       callbackType: request.callbackType,
@@ -523,7 +564,8 @@ export class DagFileProcessorManager {
           .token,
     })
       // The pool refuses a task it cannot run (a bad path, a pool shutting down): the callback failed.
-      .catch((error: unknown) => ({ ok: false, error: error instanceof Error ? error.message : String(error), durationMs: 0 }));
+      .catch((error: unknown) => ({ ok: false, error: error instanceof Error ? error.message : String(error), durationMs: 0 }))
+      .finally(() => checkout.release());
     this.stats.callbacksRun++;
     const result = { request, outcome: outcome.ok ? ('success' as const) : ('failed' as const), ...(outcome.error ? { error: outcome.error } : {}) };
     if (!outcome.ok) {

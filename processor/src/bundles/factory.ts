@@ -5,9 +5,9 @@ import { LocalDagBundle } from './local.ts';
 import type { DagBundle } from './types.ts';
 
 /**
- * How each kind of bundle is built. A git bundle is another issue: it plugs in here with a
- * `git` builder (fetch in `refresh()`, the checked-out worktree as `root`, the commit as its
- * version), and nothing else in the processor changes.
+ * How each kind of bundle is built. The git builder needs the API client (a git bundle reads
+ * its Connection through the Execution API) and the storage path, so main.ts plugs it in
+ * (GitDagBundle); a caller without one cannot build git bundles.
  */
 export interface BundleBuilders {
   local: (config: LocalBundleConfig, logger: Logger) => DagBundle;
@@ -30,7 +30,7 @@ export function createBundles(
     const bundleLogger = logger.child({ bundleName: config.name });
     if (config.kind === 'local') return builders.local(config, bundleLogger);
     if (!builders.git) {
-      throw new ConfigError(`DAGPROC_BUNDLES: bundle ${JSON.stringify(config.name)} is a git bundle; git bundles are not supported yet`);
+      throw new ConfigError(`DAGPROC_BUNDLES: bundle ${JSON.stringify(config.name)} is a git bundle, and no git bundle builder was given`);
     }
     return builders.git(config, bundleLogger);
   });

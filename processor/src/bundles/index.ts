@@ -1,4 +1,4 @@
-export type { BundleFile, DagBundle } from './types.ts';
+export type { BundleCheckout, BundleFile, DagBundle } from './types.ts';
 export { BundleUnavailable } from './types.ts';
 export { LocalDagBundle } from './local.ts';
 export { listDagFiles, isDagFileName, type ListOptions } from './files.ts';

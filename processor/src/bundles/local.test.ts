@@ -88,7 +88,10 @@ describe('createBundles', () => {
     name: 'repo',
     url: 'https://example.com/r.git',
     branch: null,
+    tag: null,
+    commit: null,
     subdir: null,
+    connId: null,
     refreshInterval: 60,
   };
 
@@ -106,7 +109,7 @@ describe('createBundles', () => {
   it('refuses a git bundle until a git builder is plugged in', () => {
     expect(() => createBundles([git])).toThrow(ConfigError);
     expect(() => createBundles([git])).toThrow(
-      'DAGPROC_BUNDLES: bundle "repo" is a git bundle; git bundles are not supported yet',
+      'DAGPROC_BUNDLES: bundle "repo" is a git bundle, and no git bundle builder was given',
     );
   });
 
@@ -121,6 +124,7 @@ describe('createBundles', () => {
         root: join(base, 'worktree'),
         refresh: async () => ({ version: 'abc123', changed: true }),
         listFiles: async () => [],
+        checkout: () => ({ root: join(base, 'worktree'), version: 'abc123', release() {} }),
       };
     };
     const bundles = createBundles([git], { builders: { local: () => { throw new Error('unused'); }, git: stub } });

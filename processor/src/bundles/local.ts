@@ -1,7 +1,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { silentLogger, type Logger } from '@dagproc/shared/log';
 import { listDagFiles } from './files.ts';
-import { BundleUnavailable, type BundleFile, type DagBundle } from './types.ts';
+import { BundleUnavailable, type BundleCheckout, type BundleFile, type DagBundle } from './types.ts';
 
 /** A folder on this machine, as Airflow's LocalDagBundle: no versions, nothing to fetch. */
 export class LocalDagBundle implements DagBundle {
@@ -49,6 +49,11 @@ export class LocalDagBundle implements DagBundle {
     } catch (error) {
       throw unavailable(this.name, root, error);
     }
+  }
+
+  /** A folder has no versions to keep: its current root, nothing held. */
+  checkout(): BundleCheckout {
+    return { root: this.currentRoot, version: null, release() {} };
   }
 
   private async resolveRoot(): Promise<string> {

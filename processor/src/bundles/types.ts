@@ -1,7 +1,7 @@
 /**
  * A DAG bundle, as Airflow's BaseDagBundle: a named source of DAG files that the processor
- * refreshes on an interval and lists. A local bundle is a folder; a git bundle (another issue)
- * would fetch in `refresh()` and expose its checked-out worktree as `root`.
+ * refreshes on an interval and lists. A local bundle is a folder; a git bundle fetches in
+ * `refresh()` and exposes the checkout of its current commit as `root`.
  */
 export interface DagBundle {
   readonly name: string;
@@ -21,6 +21,19 @@ export interface DagBundle {
   refresh(): Promise<{ version: string | null; changed: boolean }>;
   /** The bundle's DAG files, sorted by relativeFileloc. Throws as `refresh()` does. */
   listFiles(): Promise<BundleFile[]>;
+  /**
+   * The tree a parse or a callback reads, and its version, held until `release()`: a git
+   * bundle keeps that checkout on disk while it is held, even when the branch has moved on.
+   */
+  checkout(): BundleCheckout;
+}
+
+export interface BundleCheckout {
+  /** Absolute real path: the bundle's root at the time of `checkout()`. */
+  readonly root: string;
+  readonly version: string | null;
+  /** Idempotent. */
+  release(): void;
 }
 
 export interface BundleFile {

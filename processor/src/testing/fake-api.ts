@@ -22,6 +22,7 @@ export class FakeApi {
   readonly completed: { jobId: number; state: string }[] = [];
   readonly acks: { id: number; outcome: string }[] = [];
   readonly sweeps: { bundleName: string; files: string[] }[] = [];
+  readonly syncs: { name: string; version?: string | null; error?: string }[] = [];
   heartbeats = 0;
   parseRequests: { id: number; bundleName: string; relativeFileloc: string; createdAt: string }[] = [];
   callbacks: CallbackRequest[] = [];
@@ -77,6 +78,7 @@ export class FakeApi {
         this.completed.push(input);
         return ok({ state: input.state });
       case 'bundles.sync':
+        this.syncs.push(input);
         return ok(null);
       case 'dags.sweepStale':
         this.sweeps.push({ bundleName: input.bundleName, files: input.files });

@@ -30,6 +30,9 @@ export const dagBundle = pgTable('dag_bundle', {
   processorGroup: text('processor_group'),
   version: text('version'),
   lastRefreshed: tz('last_refreshed'),
+  /** Why the latest refresh failed (a git fetch, say); null once a refresh succeeds. */
+  lastError: text('last_error'),
+  lastErrorAt: tz('last_error_at'),
   createdAt: tz('created_at').notNull().defaultNow(),
   updatedAt: tz('updated_at').notNull().defaultNow(),
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../testing/server.ts';
+import { rows } from '../testing/sql.ts';
 
 let ts: TestServer;
 let api: ReturnType<TestServer['client']>;
@@ -48,6 +49,31 @@ describe('bundles', () => {
     await api.bundles.sync.mutate({ name: 'versioned', version: 'abc123', lastRefreshed: at });
     const { bundles } = await api.bundles.state.query({ names: ['versioned'] });
     expect(bundles[0]).toMatchObject({ name: 'versioned', kind: 'git', version: 'abc123', lastRefreshed: at, active: true });
+  });
+
+  it('a failed refresh records its reason and keeps the last good version; the next good sync clears it', async () => {
+    await api.bundles.reconcile.mutate({ group: 'sync', bundles: [{ name: 'failing', kind: 'git' }] });
+    const at = '2026-11-25T10:00:00.000Z';
+    await api.bundles.sync.mutate({ name: 'failing', version: 'abc123', lastRefreshed: at });
+    await api.bundles.sync.mutate({ name: 'failing', error: "fetching branch \"nope\" failed: couldn't find remote ref" });
+    let [row] = (await api.bundles.state.query({ names: ['failing'] })).bundles;
+    expect(row).toMatchObject({ version: 'abc123', lastRefreshed: at, lastError: "fetching branch \"nope\" failed: couldn't find remote ref" });
+    const [stored] = await rows(ts.testDb.database.db, "select last_error_at from dag_bundle where name = 'failing'");
+    expect(stored!.last_error_at).not.toBeNull();
+    await api.bundles.sync.mutate({ name: 'failing', version: 'def456', lastRefreshed: at });
+    [row] = (await api.bundles.state.query({ names: ['failing'] })).bundles;
+    expect(row).toMatchObject({ version: 'def456', lastError: null });
+  });
+
+  it.each([
+    [{ name: 'b' }, 'input.version: is required (null for a bundle without versions) unless error is given'],
+    [{ name: 'b', version: null }, 'input.lastRefreshed: is required unless error is given'],
+    [{ name: 'b', error: 'x', version: 'abc' }, 'input.version: must be left out when error is given'],
+    [{ name: 'b', error: '' }, 'input.error'],
+  ])('sync refuses a malformed report (%j)', async (input, message) => {
+    const res = await ts.mutate('bundles.sync', input, await ts.processorToken());
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain(message);
   });
 
   it('sync of an unknown bundle is a 412 naming it', async () => {

@@ -154,9 +154,13 @@
         el('td', {}, since(b.lastRefreshed)),
         el('td', {}, b.dagCount),
         el('td', { className: b.importErrorCount ? 'bad' : '' }, b.importErrorCount),
+        b.lastError
+          ? el('td', { className: 'bad', title: 'Parsing goes on from the last good version; retried at the next refresh' },
+              b.lastError, ' (', since(b.lastErrorAt), ')')
+          : el('td', { className: 'muted' }, '—'),
       ),
     );
-    fill('bundles', rows, 7, 'No bundles yet: start a processor.');
+    fill('bundles', rows, 8, 'No bundles yet: start a processor.');
   }
 
   function renderJobs(data) {

@@ -195,8 +195,12 @@ export const bundleResponse = doc(
     kind: z.string(),
     active: z.boolean(),
     processorGroup: z.string().nullable(),
-    version: z.string().nullable(),
+    version: doc(z.string().nullable(), { description: 'The commit of a git bundle as of its last good refresh; null for a folder.' }),
     lastRefreshed: timestamp.nullable(),
+    lastError: doc(z.string().nullable(), {
+      description: 'Why the latest refresh failed (the processor keeps parsing the last good version and retries); null after a good refresh.',
+    }),
+    lastErrorAt: timestamp.nullable(),
     dagCount: doc(z.number().int(), { description: 'Live (not stale) DAGs of the bundle.' }),
     importErrorCount: z.number().int(),
   }),

@@ -31,12 +31,34 @@ export const bundleState = z.object({
   active: z.boolean(),
   version: z.string().nullable(),
   lastRefreshed: z.string().nullable(),
+  /** Why the latest refresh failed; null after a good one. */
+  lastError: z.string().nullable(),
 });
 export const bundleStateOutput = z.object({ bundles: z.array(bundleState) });
 
-export const syncBundleInput = z.strictObject({
-  name: bundleName,
-  /** A git commit, or null for a bundle without versions (a local folder). */
-  version: pgText.min(1).max(200).nullable(),
-  lastRefreshed: isoDateTime,
-});
+/**
+ * After a refresh. A good one gives `version` and `lastRefreshed` (and clears the bundle's
+ * error); a failed one gives only `error`, the reason, and the bundle keeps the version and
+ * refresh time of its last good refresh (the checkout the processor goes on parsing).
+ */
+export const syncBundleInput = z
+  .strictObject({
+    name: bundleName,
+    /** A git commit, or null for a bundle without versions (a local folder). */
+    version: pgText.min(1).max(200).nullable().optional(),
+    lastRefreshed: isoDateTime.optional(),
+    error: pgText.min(1).max(4000).optional(),
+  })
+  .superRefine((input, ctx) => {
+    if (input.error !== undefined) {
+      for (const key of ['version', 'lastRefreshed'] as const) {
+        if (input[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'must be left out when error is given' });
+      }
+      return;
+    }
+    if (input.version === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['version'], message: 'is required (null for a bundle without versions) unless error is given' });
+    }
+    if (input.lastRefreshed === undefined) ctx.addIssue({ code: 'custom', path: ['lastRefreshed'], message: 'is required unless error is given' });
+  });
+export type SyncBundleInput = z.infer<typeof syncBundleInput>;

@@ -13,11 +13,13 @@ export async function listBundles(db: Db, page: Page): Promise<{ bundles: Bundle
     processor_group: string | null;
     version: string | null;
     last_refreshed: unknown;
+    last_error: string | null;
+    last_error_at: unknown;
     dag_count: number;
     import_error_count: number;
   }>(
     db,
-    sql`select b.name, b.kind, b.active, b.processor_group, b.version, b.last_refreshed,
+    sql`select b.name, b.kind, b.active, b.processor_group, b.version, b.last_refreshed, b.last_error, b.last_error_at,
                (select count(*)::int from dag d where d.bundle_name = b.name and not d.is_stale) as dag_count,
                (select count(*)::int from import_error ie where ie.bundle_name = b.name) as import_error_count
         from dag_bundle b order by b.name collate "C" limit ${page.limit} offset ${page.offset}`,
@@ -30,6 +32,8 @@ export async function listBundles(db: Db, page: Page): Promise<{ bundles: Bundle
       processorGroup: r.processor_group,
       version: r.version,
       lastRefreshed: r.last_refreshed === null ? null : toIso(r.last_refreshed),
+      lastError: r.last_error,
+      lastErrorAt: r.last_error_at === null ? null : toIso(r.last_error_at),
       dagCount: Number(r.dag_count),
       importErrorCount: Number(r.import_error_count),
     })),

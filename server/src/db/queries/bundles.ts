@@ -1,5 +1,6 @@
 import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
 import { DomainError } from '../../errors.ts';
+import type { SyncBundleInput } from '@dagproc/shared';
 import type { Db } from '../client.ts';
 import { dagBundle } from '../schema.ts';
 
@@ -70,6 +71,7 @@ export async function bundleStates(db: Db, names: string[]) {
     active: r.active,
     version: r.version,
     lastRefreshed: r.lastRefreshed?.toISOString() ?? null,
+    lastError: r.lastError,
   }));
 }
 
@@ -79,10 +81,21 @@ export class UnknownBundle extends DomainError {
   }
 }
 
-export async function syncBundle(db: Db, input: { name: string; version: string | null; lastRefreshed: string }) {
+/** Records a refresh: a good one's version and time (clearing any error), or a failed one's reason. */
+export async function syncBundle(db: Db, input: SyncBundleInput) {
+  const set =
+    input.error !== undefined
+      ? { lastError: input.error, lastErrorAt: sql`now()`, updatedAt: sql`now()` }
+      : {
+          version: input.version ?? null,
+          lastRefreshed: new Date(input.lastRefreshed!),
+          lastError: null,
+          lastErrorAt: null,
+          updatedAt: sql`now()`,
+        };
   const [row] = await db
     .update(dagBundle)
-    .set({ version: input.version, lastRefreshed: new Date(input.lastRefreshed), updatedAt: sql`now()` })
+    .set(set)
     .where(eq(dagBundle.name, input.name))
     .returning({ name: dagBundle.name });
   if (!row) throw new UnknownBundle(`bundle '${input.name}' is not registered; reconcile bundles first`);

@@ -22,11 +22,21 @@ describe('GET /api/v2/bundles', () => {
     expect(res.status).toBe(200);
     expect(bundleCollection.parse(res.body)).toEqual({
       bundles: [
-        { name: 'dags-folder', kind: 'local', active: true, processorGroup: 'group-1', version: null, lastRefreshed: null, dagCount: 2, importErrorCount: 0 },
-        { name: 'team-b', kind: 'local', active: true, processorGroup: 'group-1', version: 'abc123', lastRefreshed: '2026-03-01T10:00:00.000Z', dagCount: 0, importErrorCount: 1 },
+        { name: 'dags-folder', kind: 'local', active: true, processorGroup: 'group-1', version: null, lastRefreshed: null, lastError: null, lastErrorAt: null, dagCount: 2, importErrorCount: 0 },
+        { name: 'team-b', kind: 'local', active: true, processorGroup: 'group-1', version: 'abc123', lastRefreshed: '2026-03-01T10:00:00.000Z', lastError: null, lastErrorAt: null, dagCount: 0, importErrorCount: 1 },
       ],
       totalEntries: 2,
     });
+  });
+
+  it("shows why a bundle's latest refresh failed, beside its last good version", async () => {
+    const client = api.ts.client(await api.ts.processorToken());
+    await client.bundles.sync.mutate({ name: 'team-b', error: 'fetching branch "main" failed: Authentication failed' });
+    const res = await api.get('/bundles');
+    const teamB = bundleCollection.parse(res.body).bundles.find((b) => b.name === 'team-b')!;
+    expect(teamB).toMatchObject({ version: 'abc123', lastError: 'fetching branch "main" failed: Authentication failed' });
+    expect(Date.parse(teamB.lastErrorAt!)).toBeGreaterThan(Date.parse('2026-01-01'));
+    await client.bundles.sync.mutate({ name: 'team-b', version: 'abc123', lastRefreshed: '2026-03-01T10:00:00.000Z' });
   });
 
   it('pages', async () => {

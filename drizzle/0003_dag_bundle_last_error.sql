@@ -1,0 +1,2 @@
+ALTER TABLE "dag_bundle" ADD COLUMN "last_error" text;--> statement-breakpoint
+ALTER TABLE "dag_bundle" ADD COLUMN "last_error_at" timestamp with time zone;
