@@ -62,6 +62,11 @@ describe('defaults', () => {
       isolateMemoryLimitMb: 512,
       processorGroup: 'default',
       logLevel: 'info',
+      logFormat: undefined,
+      healthPort: null,
+      healthHost: '127.0.0.1',
+      healthCheckThreshold: 30,
+      printStatsInterval: 30,
     });
   });
 
@@ -83,6 +88,11 @@ describe('defaults', () => {
       DAGPROC_ISOLATE_MEMORY_LIMIT_MB: '256',
       DAGPROC_PROCESSOR_GROUP: 'team-a',
       DAGPROC_LOG_LEVEL: 'debug',
+      DAGPROC_LOG_FORMAT: 'Pretty',
+      DAGPROC_PROCESSOR_HEALTH_PORT: '8793',
+      DAGPROC_PROCESSOR_HEALTH_HOST: '0.0.0.0',
+      DAGPROC_HEALTH_CHECK_THRESHOLD: '1m',
+      DAGPROC_PRINT_STATS_INTERVAL: '0',
     });
     const config = load();
     expect(config).toMatchObject({
@@ -100,6 +110,11 @@ describe('defaults', () => {
       isolateMemoryLimitMb: 256,
       processorGroup: 'team-a',
       logLevel: 'debug',
+      logFormat: 'pretty',
+      healthPort: 8793,
+      healthHost: '0.0.0.0',
+      healthCheckThreshold: 60,
+      printStatsInterval: 0,
     });
     expect(config.bundles).toEqual([
       {
@@ -153,6 +168,11 @@ describe('bad values', () => {
     ['DAGPROC_ISOLATE_MEMORY_LIMIT_MB', '16', /^DAGPROC_ISOLATE_MEMORY_LIMIT_MB: must be at least 64/],
     ['DAGPROC_PROCESSOR_GROUP', 'a group', /^DAGPROC_PROCESSOR_GROUP: a group is letters, digits/],
     ['DAGPROC_LOG_LEVEL', 'loud', /^DAGPROC_LOG_LEVEL: must be one of debug, info, warn, error \(got "loud"\)$/],
+    ['DAGPROC_LOG_FORMAT', 'xml', /^DAGPROC_LOG_FORMAT: must be one of json, pretty \(got "xml"\)$/],
+    ['DAGPROC_PROCESSOR_HEALTH_PORT', '70000', /^DAGPROC_PROCESSOR_HEALTH_PORT: must be a port number from 1 to 65535 \(got "70000"\)$/],
+    ['DAGPROC_PROCESSOR_HEALTH_PORT', 'http', /^DAGPROC_PROCESSOR_HEALTH_PORT: must be a port number/],
+    ['DAGPROC_HEALTH_CHECK_THRESHOLD', '0', /^DAGPROC_HEALTH_CHECK_THRESHOLD: must be from 1 to 86400 seconds/],
+    ['DAGPROC_PRINT_STATS_INTERVAL', 'often', /^DAGPROC_PRINT_STATS_INTERVAL: must be a number of seconds/],
   ];
   it.each(cases)('%s=%j stops with one line naming it', (name, value, expected) => {
     env[name] = value;

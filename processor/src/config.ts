@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ConfigError, parseDuration, parseEnv, positiveInt, seconds, urlString } from '@dagproc/shared/config/env';
 import { bundleName } from '@dagproc/shared/names';
 import { reconcileBundlesInput } from '@dagproc/shared/schemas/bundles';
-import type { LogLevel } from '@dagproc/shared/log';
+import { LOG_FORMATS, type LogFormat, type LogLevel } from '@dagproc/shared/log';
 
 /**
  * The processor's configuration: DESIGN.md's processor settings plus the processor-only
@@ -28,6 +28,10 @@ import type { LogLevel } from '@dagproc/shared/log';
  *                                                     bundles these are; a processor only
  *                                                     deactivates bundles of its own group
  *   DAGPROC_LOG_LEVEL                info            debug | info | warn | error
+ *   DAGPROC_LOG_FORMAT               (terminal)      json | pretty; unset: pretty on a TTY
+ *   DAGPROC_PROCESSOR_HEALTH_PORT    unset (off)     port of the local /health and /metrics
+ *   DAGPROC_PROCESSOR_HEALTH_HOST    127.0.0.1       address that port binds to
+ *   DAGPROC_PRINT_STATS_INTERVAL     30 (s)          the file-processing stats line; 0: off
  */
 
 export const FILE_SORT_MODES = ['modified_time', 'alphabetical', 'random_seeded_by_host'] as const;
@@ -91,6 +95,15 @@ export interface ProcessorConfig {
   isolateMemoryLimitMb: number;
   processorGroup: string;
   logLevel: LogLevel;
+  /** Unset: pretty on a terminal, JSON lines elsewhere. */
+  logFormat?: LogFormat | undefined;
+  /** The local health endpoint's port (/health, /metrics), or null when it is off. */
+  healthPort: number | null;
+  healthHost: string;
+  /** Seconds: /health answers 503 when the last good heartbeat (or loop turn) is older. */
+  healthCheckThreshold: number;
+  /** Seconds between stats lines; 0 prints none. */
+  printStatsInterval: number;
 }
 
 const DAY = 86_400;
@@ -145,6 +158,24 @@ const processorEnv = z.object({
     .default('default')
     .pipe(reconcileBundlesInput.shape.group),
   DAGPROC_LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+  DAGPROC_LOG_FORMAT: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return undefined;
+      const value = raw.toLowerCase();
+      if ((LOG_FORMATS as readonly string[]).includes(value)) return value as LogFormat;
+      ctx.addIssue({ code: 'custom', message: `must be one of ${LOG_FORMATS.join(', ')}` });
+      return z.NEVER;
+    }),
+  DAGPROC_PROCESSOR_HEALTH_PORT: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65_535), 'must be a port number from 1 to 65535')
+    .transform((v) => (v === undefined ? null : Number(v))),
+  DAGPROC_PROCESSOR_HEALTH_HOST: z.string().default('127.0.0.1'),
+  DAGPROC_HEALTH_CHECK_THRESHOLD: boundedSeconds(30, 1, DAY),
+  DAGPROC_PRINT_STATS_INTERVAL: boundedSeconds(30, 0, DAY),
 });
 
 /**
@@ -203,6 +234,11 @@ export function loadProcessorConfig(
     isolateMemoryLimitMb: parsed.DAGPROC_ISOLATE_MEMORY_LIMIT_MB,
     processorGroup: parsed.DAGPROC_PROCESSOR_GROUP,
     logLevel: parsed.DAGPROC_LOG_LEVEL,
+    logFormat: parsed.DAGPROC_LOG_FORMAT,
+    healthPort: parsed.DAGPROC_PROCESSOR_HEALTH_PORT,
+    healthHost: parsed.DAGPROC_PROCESSOR_HEALTH_HOST,
+    healthCheckThreshold: parsed.DAGPROC_HEALTH_CHECK_THRESHOLD,
+    printStatsInterval: parsed.DAGPROC_PRINT_STATS_INTERVAL,
   };
 }
 

@@ -6,6 +6,8 @@ import { createBundles } from './bundles/index.ts';
 import { loadProcessorConfig } from './config.ts';
 import { IsolatePool } from './isolate/index.ts';
 import { DagFileProcessorManager } from './manager.ts';
+import { startHealthServer } from './observability/health-server.ts';
+import { ProcessorObserver } from './observability/observer.ts';
 
 /**
  * `pnpm start:processor`: the DAG processor. It holds no database URL and no signing key:
@@ -14,8 +16,17 @@ import { DagFileProcessorManager } from './manager.ts';
 async function main(): Promise<number> {
   const config = loadProcessorConfig(process.env, process.argv.slice(2));
   await readTokenFile(config.apiTokenPath); // a missing or malformed token file stops startup here
-  const logger = createLogger('processor', { level: config.logLevel });
+  const logger = createLogger('processor', { level: config.logLevel, format: config.logFormat });
   const bundles = createBundles(config.bundles, { logger });
+  const observer = new ProcessorObserver({
+    logger,
+    printStatsInterval: config.printStatsInterval,
+    healthCheckThreshold: config.healthCheckThreshold,
+  });
+  // Up first: a port in use stops startup before any parse process starts, and a probe sees
+  // 503 (not a refused connection) while the processor waits for the API.
+  const healthServer = config.healthPort === null ? null : await startHealthServer(observer, config.healthHost, config.healthPort);
+  if (healthServer) logger.info('health endpoint listening', { url: healthServer.url, paths: ['/health', '/metrics'] });
   const pool = new IsolatePool({
     mode: config.parsingMode,
     size: config.parsingProcesses,
@@ -27,7 +38,7 @@ async function main(): Promise<number> {
   });
   await pool.start();
   const client = createApiClient({ apiUrl: config.apiUrl, tokenPath: config.apiTokenPath, logger });
-  const manager = new DagFileProcessorManager(config, client, pool, bundles, logger);
+  const manager = new DagFileProcessorManager(config, client, pool, bundles, logger, observer);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -41,6 +52,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   await manager.run();
+  await healthServer?.close();
   return 0;
 }
 

@@ -58,6 +58,10 @@ export function managerConfig(fixture: ManagerFixture, apiUrl: string, overrides
     isolateMemoryLimitMb: 128,
     processorGroup: 'default',
     logLevel: 'debug',
+    healthPort: null,
+    healthHost: '127.0.0.1',
+    healthCheckThreshold: 30,
+    printStatsInterval: 0,
     ...overrides,
   };
 }
