@@ -71,7 +71,7 @@ describe('a running processor with DAGPROC_PROCESSOR_HEALTH_PORT', () => {
       const scraped = parseExposition((await get(`${health}/metrics`)).text);
       const ok = scraped.value('dagproc_processor_files_parsed_total', { bundle: 'observed', outcome: 'ok' }) ?? 0;
       const failed = scraped.value('dagproc_processor_files_parsed_total', { bundle: 'observed', outcome: 'import_error' }) ?? 0;
-      return ok >= 1 && failed >= 1 && scraped;
+      return ok >= 1 && failed >= 1 ? scraped : null;
     }, 'both files parsed');
     expect(metrics.value('dagproc_processor_import_errors', { bundle: 'observed' })).toBe(1);
     expect(metrics.value('dagproc_processor_bundle_files', { bundle: 'observed' })).toBe(2);
@@ -95,7 +95,7 @@ describe('a running processor with DAGPROC_PROCESSOR_HEALTH_PORT', () => {
     try {
       const down = await until(async () => {
         const answer = await get(`${health}/health`);
-        return answer.status === 503 && answer;
+        return answer.status === 503 ? answer : null;
       }, 'health to go 503');
       expect(JSON.parse(down.text)).toMatchObject({ status: 'unhealthy', reason: expect.stringMatching(/^the last heartbeat the API accepted was \d+s ago \(threshold 2s\)$/) });
       const metrics = parseExposition((await get(`${health}/metrics`)).text);

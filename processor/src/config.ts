@@ -1,10 +1,10 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, parseDuration, parseEnv, positiveInt, seconds, urlString } from '@dagproc/shared/config/env';
+import { ConfigError, logFormat, parseDuration, parseEnv, positiveInt, seconds, urlString } from '@dagproc/shared/config/env';
 import { bundleName } from '@dagproc/shared/names';
 import { reconcileBundlesInput } from '@dagproc/shared/schemas/bundles';
-import { LOG_FORMATS, type LogFormat, type LogLevel } from '@dagproc/shared/log';
+import type { LogFormat, LogLevel } from '@dagproc/shared/log';
 
 /**
  * The processor's configuration: DESIGN.md's processor settings plus the processor-only
@@ -158,16 +158,7 @@ const processorEnv = z.object({
     .default('default')
     .pipe(reconcileBundlesInput.shape.group),
   DAGPROC_LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
-  DAGPROC_LOG_FORMAT: z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined) return undefined;
-      const value = raw.toLowerCase();
-      if ((LOG_FORMATS as readonly string[]).includes(value)) return value as LogFormat;
-      ctx.addIssue({ code: 'custom', message: `must be one of ${LOG_FORMATS.join(', ')}` });
-      return z.NEVER;
-    }),
+  DAGPROC_LOG_FORMAT: logFormat(),
   DAGPROC_PROCESSOR_HEALTH_PORT: z
     .string()
     .optional()

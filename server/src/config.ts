@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { parseEnv, positiveInt } from '@dagproc/shared/config/env';
-import { LOG_FORMATS, type LogFormat, type LogLevel } from '@dagproc/shared/log';
+import { logFormat, parseEnv, positiveInt } from '@dagproc/shared/config/env';
+import type { LogFormat, LogLevel } from '@dagproc/shared/log';
 import type { ApiAppName } from './app.ts';
 import { authConfigFromEnv, authEnv, redactSecret, type AuthConfig } from './auth/index.ts';
 
@@ -40,7 +40,7 @@ const serverEnv = z.object({
       return names as ApiAppName[];
     }),
   DAGPROC_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).optional().default('info'),
-  DAGPROC_LOG_FORMAT: z.enum(LOG_FORMATS).optional(),
+  DAGPROC_LOG_FORMAT: logFormat(),
   ...authEnv,
 });
 

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { logFormat, parseEnv } from './config/env.ts';
 import { createLogger, defaultLogFormat, parseLogFormat } from './log.ts';
 
 function capture(format?: 'json' | 'pretty') {
@@ -64,6 +66,13 @@ describe('log formats', () => {
     expect(parseLogFormat('')).toBeUndefined();
     expect(parseLogFormat('PRETTY')).toBe('pretty');
     expect(() => parseLogFormat('xml')).toThrow('DAGPROC_LOG_FORMAT: must be one of json, pretty (got "xml")');
+  });
+
+  it('DAGPROC_LOG_FORMAT in a component’s settings: any case, unset for the terminal’s choice, else one line naming it', () => {
+    const schema = z.object({ DAGPROC_LOG_FORMAT: logFormat() });
+    expect(parseEnv(schema, { DAGPROC_LOG_FORMAT: 'JSON' }).DAGPROC_LOG_FORMAT).toBe('json');
+    expect(parseEnv(schema, {}).DAGPROC_LOG_FORMAT).toBeUndefined();
+    expect(() => parseEnv(schema, { DAGPROC_LOG_FORMAT: 'logfmt' })).toThrow('DAGPROC_LOG_FORMAT: must be one of json, pretty (got "logfmt")');
   });
 
   it('captures JSON when a caller passes its own writer and no format', () => {
