@@ -78,16 +78,31 @@ describe('a running processor with DAGPROC_PROCESSOR_HEALTH_PORT', () => {
     expect(metrics.value('dagproc_processor_parse_duration_seconds_count', { bundle: 'observed' })).toBeGreaterThanOrEqual(2);
     expect(metrics.value('dagproc_processor_last_heartbeat_timestamp_seconds')).toBeGreaterThan(0);
 
-    const server = parseExposition((await get(`${ts.url}/metrics`)).text);
+    // The first heartbeat after registering comes a DAGPROC_HEARTBEAT_INTERVAL later.
+    const server = await until(async () => {
+      const scraped = parseExposition((await get(`${ts.url}/metrics`)).text);
+      return (scraped.value('dagproc_http_requests_total', { route: 'jobs.heartbeat', status: '200' }) ?? 0) >= 1 ? scraped : null;
+    }, 'the server to count a heartbeat');
     expect(server.value('dagproc_http_requests_total', { route: 'parsing.persist', status: '200' })).toBeGreaterThanOrEqual(2);
-    expect(server.value('dagproc_http_requests_total', { route: 'jobs.heartbeat', status: '200' })).toBeGreaterThanOrEqual(1);
     expect(server.value('dagproc_http_requests_total', { route: 'jobs.register', status: '200' })).toBe(1);
   });
 
   it('logs the stats line with its fields', async () => {
-    const line = await processor.waitForLog((l) => l.msg === 'DAG file processing stats', 'a stats line', 30_000);
-    expect(line).toMatchObject({ level: 'info', component: 'processor', queued: expect.any(Number), bundles: [expect.objectContaining({ bundle: 'observed', files: 2 })] });
+    // A line lists the files parsed so far: wait for one written after both were.
+    const line = await processor.waitForLog(
+      (l) => l.msg === 'DAG file processing stats' && l.slowest?.length === 2,
+      'a stats line naming both files',
+      30_000,
+    );
+    expect(line).toMatchObject({
+      level: 'info',
+      component: 'processor',
+      parsed: expect.any(Number),
+      queued: expect.any(Number),
+      bundles: [{ bundle: 'observed', files: 2, parsed: expect.any(Number), importErrors: 1 }],
+    });
     expect(line.slowest.map((s: { file: string }) => s.file).sort()).toEqual(['broken.ts', 'good.ts']);
+    expect(line.slowest[0]).toEqual({ bundle: 'observed', file: expect.any(String), lastDurationSeconds: expect.any(Number), importError: expect.any(Boolean) });
   });
 
   it('answers 503 naming the stale heartbeat while the API is down, and 200 once it is back', async () => {
@@ -97,9 +112,16 @@ describe('a running processor with DAGPROC_PROCESSOR_HEALTH_PORT', () => {
         const answer = await get(`${health}/health`);
         return answer.status === 503 ? answer : null;
       }, 'health to go 503');
-      expect(JSON.parse(down.text)).toMatchObject({ status: 'unhealthy', reason: expect.stringMatching(/^the last heartbeat the API accepted was \d+s ago \(threshold 2s\)$/) });
-      const metrics = parseExposition((await get(`${health}/metrics`)).text);
-      expect(metrics.value('dagproc_processor_api_up')).toBe(0);
+      // Whichever is noticed first: the heartbeat growing old, or the loop held up retrying the API.
+      expect(JSON.parse(down.text)).toMatchObject({
+        status: 'unhealthy',
+        reason: expect.stringMatching(/^(the last heartbeat the API accepted was \d+s ago \(threshold 2s\)|the processor loop has not turned for \d+s)$/),
+      });
+      // The client retries a while before it calls the API down.
+      const metrics = await until(async () => {
+        const scraped = parseExposition((await get(`${health}/metrics`)).text);
+        return scraped.value('dagproc_processor_api_up') === 0 ? scraped : null;
+      }, 'the processor to see the API down');
       expect(metrics.value('dagproc_processor_api_failures_total', { kind: 'unavailable' })).toBeGreaterThanOrEqual(1);
     } finally {
       await ts.start();

@@ -143,7 +143,8 @@ describe('the processor health endpoint', () => {
 
     fake.mode = 'down';
     answer = await eventually(() => probe(m), (a) => a.status === 503, 'health to be 503 once heartbeats stop reaching the API');
-    expect(answer.body.reason).toMatch(/^the last heartbeat the API accepted was \d+s ago \(threshold 1s\)$/);
+    // Usually the heartbeat's age; on a loaded machine the loop may be caught mid-retry first.
+    expect(answer.body.reason).toMatch(/^(the last heartbeat the API accepted was \d+s ago \(threshold 1s\)|the processor loop has not turned for \d+s)$/);
 
     fake.mode = 'up';
     await eventually(() => probe(m), (a) => a.status === 200, 'health to be 200 again');
