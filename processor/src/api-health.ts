@@ -15,6 +15,8 @@ export class ApiHealth {
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
     private readonly maxProbeDelayMs = 5_000,
+    /** Told of every failed call (for the failure counters). */
+    private readonly onFailure: (kind: ApiFailure) => void = () => {},
   ) {}
 
   get down(): boolean {
@@ -24,6 +26,7 @@ export class ApiHealth {
   /** Records a failed call; answers what kind of failure it was. */
   failed(error: unknown, what: string): ApiFailure {
     const kind = classifyApiError(error);
+    this.onFailure(kind);
     if (kind === 'rejected') return kind;
     if (this.downSince === null) {
       this.downSince = this.now();

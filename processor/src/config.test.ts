@@ -66,6 +66,11 @@ describe('defaults', () => {
       incrementalParsing: true,
       staticReparseInterval: 600,
       fileWatch: true,
+      logFormat: undefined,
+      healthPort: null,
+      healthHost: '127.0.0.1',
+      healthCheckThreshold: 30,
+      printStatsInterval: 30,
     });
   });
 
@@ -91,6 +96,11 @@ describe('defaults', () => {
       DAGPROC_INCREMENTAL_PARSING: 'false',
       DAGPROC_STATIC_REPARSE_INTERVAL: '5m',
       DAGPROC_FILE_WATCH: 'FALSE',
+      DAGPROC_LOG_FORMAT: 'Pretty',
+      DAGPROC_PROCESSOR_HEALTH_PORT: '8793',
+      DAGPROC_PROCESSOR_HEALTH_HOST: '0.0.0.0',
+      DAGPROC_HEALTH_CHECK_THRESHOLD: '1m',
+      DAGPROC_PRINT_STATS_INTERVAL: '0',
     });
     const config = load();
     expect(config).toMatchObject({
@@ -112,6 +122,11 @@ describe('defaults', () => {
       incrementalParsing: false,
       staticReparseInterval: 300,
       fileWatch: false,
+      logFormat: 'pretty',
+      healthPort: 8793,
+      healthHost: '0.0.0.0',
+      healthCheckThreshold: 60,
+      printStatsInterval: 0,
     });
     expect(config.bundles).toEqual([
       {
@@ -169,6 +184,11 @@ describe('bad values', () => {
     ['DAGPROC_INCREMENTAL_PARSING', 'yes', /^DAGPROC_INCREMENTAL_PARSING: must be one of true, false \(got "yes"\)$/],
     ['DAGPROC_STATIC_REPARSE_INTERVAL', '0', /^DAGPROC_STATIC_REPARSE_INTERVAL: must be from 1 to 2592000 seconds/],
     ['DAGPROC_FILE_WATCH', '1', /^DAGPROC_FILE_WATCH: must be one of true, false \(got "1"\)$/],
+    ['DAGPROC_LOG_FORMAT', 'xml', /^DAGPROC_LOG_FORMAT: must be one of json, pretty \(got "xml"\)$/],
+    ['DAGPROC_PROCESSOR_HEALTH_PORT', '70000', /^DAGPROC_PROCESSOR_HEALTH_PORT: must be a port number from 1 to 65535 \(got "70000"\)$/],
+    ['DAGPROC_PROCESSOR_HEALTH_PORT', 'http', /^DAGPROC_PROCESSOR_HEALTH_PORT: must be a port number/],
+    ['DAGPROC_HEALTH_CHECK_THRESHOLD', '0', /^DAGPROC_HEALTH_CHECK_THRESHOLD: must be from 1 to 86400 seconds/],
+    ['DAGPROC_PRINT_STATS_INTERVAL', 'often', /^DAGPROC_PRINT_STATS_INTERVAL: must be a number of seconds/],
   ];
   it.each(cases)('%s=%j stops with one line naming it', (name, value, expected) => {
     env[name] = value;

@@ -2,11 +2,11 @@ import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, parseDuration, parseEnv, positiveInt, seconds, urlString } from '@dagproc/shared/config/env';
+import { ConfigError, logFormat, parseDuration, parseEnv, positiveInt, seconds, urlString } from '@dagproc/shared/config/env';
 import { bundleName } from '@dagproc/shared/names';
 import { reconcileBundlesInput } from '@dagproc/shared/schemas/bundles';
 import { connId } from '@dagproc/shared/schemas/execution';
-import type { LogLevel } from '@dagproc/shared/log';
+import type { LogFormat, LogLevel } from '@dagproc/shared/log';
 import { unsafeGrantPath } from './isolate/flags.ts';
 
 /**
@@ -39,6 +39,10 @@ import { unsafeGrantPath } from './isolate/flags.ts';
  *   DAGPROC_STATIC_REPARSE_INTERVAL  600 (s)         a static file is parsed at least this often
  *   DAGPROC_FILE_WATCH               true            watch local bundles' folders, so a change is
  *                                                     queued at once (listing stays the safety net)
+ *   DAGPROC_LOG_FORMAT               (terminal)      json | pretty; unset: pretty on a TTY
+ *   DAGPROC_PROCESSOR_HEALTH_PORT    unset (off)     port of the local /health and /metrics
+ *   DAGPROC_PROCESSOR_HEALTH_HOST    127.0.0.1       address that port binds to
+ *   DAGPROC_PRINT_STATS_INTERVAL     30 (s)          the file-processing stats line; 0: off
  */
 
 export const FILE_SORT_MODES = ['modified_time', 'alphabetical', 'random_seeded_by_host'] as const;
@@ -122,6 +126,15 @@ export interface ProcessorConfig {
   staticReparseInterval: number;
   /** DAGPROC_FILE_WATCH: local bundles' folders are watched for changes. */
   fileWatch: boolean;
+  /** Unset: pretty on a terminal, JSON lines elsewhere. */
+  logFormat?: LogFormat | undefined;
+  /** The local health endpoint's port (/health, /metrics), or null when it is off. */
+  healthPort: number | null;
+  healthHost: string;
+  /** Seconds: /health answers 503 when the last good heartbeat (or loop turn) is older. */
+  healthCheckThreshold: number;
+  /** Seconds between stats lines; 0 prints none. */
+  printStatsInterval: number;
 }
 
 const DAY = 86_400;
@@ -191,6 +204,15 @@ const processorEnv = z.object({
   DAGPROC_INCREMENTAL_PARSING: trueOrFalse(true),
   DAGPROC_STATIC_REPARSE_INTERVAL: boundedSeconds(600, 1, 30 * DAY),
   DAGPROC_FILE_WATCH: trueOrFalse(true),
+  DAGPROC_LOG_FORMAT: logFormat(),
+  DAGPROC_PROCESSOR_HEALTH_PORT: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65_535), 'must be a port number from 1 to 65535')
+    .transform((v) => (v === undefined ? null : Number(v))),
+  DAGPROC_PROCESSOR_HEALTH_HOST: z.string().default('127.0.0.1'),
+  DAGPROC_HEALTH_CHECK_THRESHOLD: boundedSeconds(30, 1, DAY),
+  DAGPROC_PRINT_STATS_INTERVAL: boundedSeconds(30, 0, DAY),
 });
 
 /**
@@ -254,6 +276,11 @@ export function loadProcessorConfig(
     incrementalParsing: parsed.DAGPROC_INCREMENTAL_PARSING,
     staticReparseInterval: parsed.DAGPROC_STATIC_REPARSE_INTERVAL,
     fileWatch: parsed.DAGPROC_FILE_WATCH,
+    logFormat: parsed.DAGPROC_LOG_FORMAT,
+    healthPort: parsed.DAGPROC_PROCESSOR_HEALTH_PORT,
+    healthHost: parsed.DAGPROC_PROCESSOR_HEALTH_HOST,
+    healthCheckThreshold: parsed.DAGPROC_HEALTH_CHECK_THRESHOLD,
+    printStatsInterval: parsed.DAGPROC_PRINT_STATS_INTERVAL,
   };
 }
 

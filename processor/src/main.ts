@@ -7,6 +7,8 @@ import { GitDagBundle } from './bundles/git.ts';
 import { loadProcessorConfig } from './config.ts';
 import { IsolatePool } from './isolate/index.ts';
 import { DagFileProcessorManager } from './manager.ts';
+import { startHealthServer } from './observability/health-server.ts';
+import { ProcessorObserver } from './observability/observer.ts';
 
 /**
  * `pnpm start:processor`: the DAG processor. It holds no database URL and no signing key:
@@ -15,7 +17,16 @@ import { DagFileProcessorManager } from './manager.ts';
 async function main(): Promise<number> {
   const config = loadProcessorConfig(process.env, process.argv.slice(2));
   await readTokenFile(config.apiTokenPath); // a missing or malformed token file stops startup here
-  const logger = createLogger('processor', { level: config.logLevel });
+  const logger = createLogger('processor', { level: config.logLevel, format: config.logFormat });
+  const observer = new ProcessorObserver({
+    logger,
+    printStatsInterval: config.printStatsInterval,
+    healthCheckThreshold: config.healthCheckThreshold,
+  });
+  // Up first: a port in use stops startup before any parse process starts, and a probe sees
+  // 503 (not a refused connection) while the processor waits for the API.
+  const healthServer = config.healthPort === null ? null : await startHealthServer(observer, config.healthHost, config.healthPort);
+  if (healthServer) logger.info('health endpoint listening', { url: healthServer.url, paths: ['/health', '/metrics'] });
   const client = createApiClient({ apiUrl: config.apiUrl, tokenPath: config.apiTokenPath, logger });
   const bundles = createBundles(config.bundles, {
     logger,
@@ -40,7 +51,7 @@ async function main(): Promise<number> {
     logger,
   });
   await pool.start();
-  const manager = new DagFileProcessorManager(config, client, pool, bundles, logger);
+  const manager = new DagFileProcessorManager(config, client, pool, bundles, logger, observer);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -54,6 +65,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   await manager.run();
+  await healthServer?.close();
   return 0;
 }
 

@@ -12,10 +12,10 @@ import { BundleWatcher, filesAffected, type WatchBatch } from './bundles/watch.t
 import { IncrementalParsing } from './incremental.ts';
 import type { ProcessorConfig } from './config.ts';
 import type { ParseOutcome, ParsePool } from './parse-pool.ts';
+import { ProcessorObserver, type ManagerStatus } from './observability/observer.ts';
 import { FileQueue, type QueueEntry } from './queue.ts';
 import { PendingResults } from './results.ts';
 
-const PROGRESS_INTERVAL_MS = 60_000;
 /** Claims are SKIP LOCKED queries on shared tables: at most this often, however fast files finish. */
 const CLAIM_INTERVAL_MS = 1_000;
 
@@ -73,8 +73,6 @@ export class DagFileProcessorManager {
   private readonly failingFiles = new Set<string>();
   private readonly startedAt = Date.now();
   private firstPassLogged = false;
-  private progressAt = Date.now();
-  private parsedAtLastProgress = 0;
 
   constructor(
     private readonly config: ProcessorConfig,
@@ -82,8 +80,15 @@ export class DagFileProcessorManager {
     private readonly pool: ParsePool,
     bundles: DagBundle[],
     private readonly logger: Logger,
+    /** Metrics, the stats line and /health; main.ts serves them. */
+    readonly observer: ProcessorObserver = new ProcessorObserver({
+      logger,
+      printStatsInterval: config.printStatsInterval,
+      healthCheckThreshold: config.healthCheckThreshold,
+    }),
   ) {
-    this.health = new ApiHealth(logger);
+    this.health = new ApiHealth(logger, Date.now, 5_000, (kind) => observer.apiFailed(kind));
+    observer.attach(() => this.status());
     this.once = new OnceLog(logger);
     this.queue = new FileQueue({
       sortMode: config.fileSortMode,
@@ -122,11 +127,14 @@ export class DagFileProcessorManager {
       bundles: [...this.views.keys()],
       parsingProcesses: this.config.parsingProcesses,
     });
+    this.observer.loopStarted(this.jobId);
     while (!this.stopping) {
       await this.iterate();
+      this.observer.loopTurned();
       if (this.numRunsDone()) break;
       await this.sleep(this.health.down ? this.health.msUntilProbe() : 1_000);
     }
+    this.observer.loopStopped();
     await this.shutdown();
   }
 
@@ -159,6 +167,7 @@ export class DagFileProcessorManager {
     });
     this.jobId = jobId;
     this.lastHeartbeat = Date.now();
+    this.observer.heartbeatSucceeded();
   }
 
   /** Retries a start-up step through outages until it succeeds or the processor is told to stop. */
@@ -184,7 +193,15 @@ export class DagFileProcessorManager {
       await this.step('acknowledging callbacks', () => this.ackPendingCallbacks());
       for (const view of this.views.values()) {
         if (Date.now() - Math.max(view.refreshedAt, view.failedAt) >= view.bundle.refreshIntervalSeconds * 1000) {
-          await this.step(`refreshing bundle ${view.bundle.name}`, () => this.refreshBundle(view));
+          await this.step(`refreshing bundle ${view.bundle.name}`, () =>
+            this.refreshBundle(view).then(
+              () => this.observer.bundleRefreshed(view.bundle.name, true),
+              (error: unknown) => {
+                this.observer.bundleRefreshed(view.bundle.name, false);
+                throw error;
+              },
+            ),
+          );
         }
       }
       if (Date.now() - this.lastClaim >= CLAIM_INTERVAL_MS) {
@@ -208,8 +225,8 @@ export class DagFileProcessorManager {
   }
 
   /**
-   * Long work shows progress: one line when every file has been parsed once, then a summary
-   * a minute (when anything was parsed), as Airflow's DAG file processing stats.
+   * Long work shows progress: one line when every file has been parsed once; after that the
+   * observer's stats line (DAGPROC_PRINT_STATS_INTERVAL) says how parsing goes.
    */
   private logProgress(): void {
     const files = this.allFiles();
@@ -221,19 +238,17 @@ export class DagFileProcessorManager {
         seconds: Math.round((Date.now() - this.startedAt) / 100) / 10,
       });
     }
-    if (Date.now() - this.progressAt < PROGRESS_INTERVAL_MS) return;
-    const parsed = this.stats.parsed - this.parsedAtLastProgress;
-    this.progressAt = Date.now();
-    this.parsedAtLastProgress = this.stats.parsed;
-    if (parsed === 0) return;
-    this.logger.info('parsing progress', {
-      files: files.length,
-      parsedLastMinute: parsed,
-      importErrors: this.failingFiles.size,
-      queued: this.queue.size,
+  }
+
+  /** Live state, read by the observer when metrics are scraped or the stats line is due. */
+  status(): ManagerStatus {
+    return {
+      bundles: [...this.views.values()].map((v) => ({ name: v.bundle.name, files: v.files.map((f) => f.relativeFileloc) })),
+      queueLength: this.queue.size,
+      parsesInProgress: this.parsing.size,
       unsentResults: this.results.size,
-      callbacksRun: this.stats.callbacksRun,
-    });
+      apiDown: this.health.down,
+    };
   }
 
   private allFiles() {
@@ -259,6 +274,7 @@ export class DagFileProcessorManager {
     const { state } = await this.client.api.jobs.heartbeat.mutate({ jobId: this.jobId! });
     this.health.succeeded();
     this.lastHeartbeat = Date.now();
+    this.observer.heartbeatSucceeded();
     if (state !== 'running') {
       this.logger.error('the Job was ended from outside; stopping', { jobId: this.jobId, state });
       this.stop();
@@ -488,6 +504,7 @@ export class DagFileProcessorManager {
       return;
     }
     this.stats.parsed++;
+    this.observer.fileParsed(entry.bundleName, entry.relativeFileloc, outcome.durationMs, outcome.importError !== null);
     const fileKey = `${entry.bundleName}/${entry.relativeFileloc}`;
     if (outcome.importError) {
       this.stats.importErrors++;
@@ -567,6 +584,7 @@ export class DagFileProcessorManager {
       .catch((error: unknown) => ({ ok: false, error: error instanceof Error ? error.message : String(error), durationMs: 0 }))
       .finally(() => checkout.release());
     this.stats.callbacksRun++;
+    this.observer.callbackRan(outcome.ok);
     const result = { request, outcome: outcome.ok ? ('success' as const) : ('failed' as const), ...(outcome.error ? { error: outcome.error } : {}) };
     if (!outcome.ok) {
       this.logger.warn('DAG callback failed', { dagId: request.dagId, callbackType: request.callbackType, error: outcome.error?.split('\n')[0] });

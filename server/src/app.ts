@@ -6,7 +6,13 @@ import { isDatabaseUnavailable } from './errors.ts';
 import { dagProcessingApp } from './http/dag-processing.ts';
 import { apiApp } from './http/api/index.ts';
 import { executionApp } from './http/execution.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '@dagproc/shared/metrics';
 import { dashboardApp } from './ui/index.ts';
+import { recordRequests } from './metrics.ts';
+import { appRouter } from './routers/index.ts';
+
+/** Every tRPC procedure's path (`jobs.heartbeat`): the only values the route label takes for tRPC calls. */
+const PROCEDURES: ReadonlySet<string> = new Set(Object.keys(appRouter._def.procedures));
 
 export type ApiAppName = 'dag-processing' | 'execution' | 'api';
 
@@ -14,6 +20,7 @@ export type ApiAppName = 'dag-processing' | 'execution' | 'api';
 export function createApp(deps: ServerDeps, apps: readonly ApiAppName[] = ['dag-processing', 'execution', 'api']): Hono {
   const app = new Hono();
 
+  app.use('*', recordRequests(deps.metrics, PROCEDURES));
   app.use(
     '*',
     bodyLimit({
@@ -27,6 +34,10 @@ export function createApp(deps: ServerDeps, apps: readonly ApiAppName[] = ['dag-
   if (apps.includes('execution')) app.route('/execution', executionApp(deps));
   if (apps.includes('api')) app.route('/api/v2', apiApp(deps));
   if (apps.includes('api')) app.route('/', dashboardApp());
+
+  // Open, as /dag-processing/health: Prometheus scrapes without a token, and the labels hold
+  // only procedure names, route templates and status codes, never ids or request data.
+  app.get('/metrics', (c) => c.body(deps.metrics.registry.expose(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }));
 
   app.get('/.well-known/jwks.json', (c) =>
     deps.jwks ? c.json(deps.jwks) : c.json({ detail: 'the signing key is symmetric: there is no public key to publish' }, 404),

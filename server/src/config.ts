@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { parseEnv, positiveInt } from '@dagproc/shared/config/env';
-import type { LogLevel } from '@dagproc/shared/log';
+import { logFormat, parseEnv, positiveInt } from '@dagproc/shared/config/env';
+import type { LogFormat, LogLevel } from '@dagproc/shared/log';
 import type { ApiAppName } from './app.ts';
 import { authConfigFromEnv, authEnv, redactSecret, type AuthConfig } from './auth/index.ts';
 
@@ -40,6 +40,7 @@ const serverEnv = z.object({
       return names as ApiAppName[];
     }),
   DAGPROC_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).optional().default('info'),
+  DAGPROC_LOG_FORMAT: logFormat(),
   ...authEnv,
 });
 
@@ -53,6 +54,8 @@ export interface ServerConfig {
   maxBatchCalls: number;
   apps: ApiAppName[];
   logLevel: LogLevel;
+  /** Unset: pretty on a terminal, JSON lines elsewhere. */
+  logFormat?: LogFormat | undefined;
   auth: AuthConfig;
 }
 
@@ -84,6 +87,7 @@ export function loadServerConfig(env: Record<string, string | undefined>): Serve
     maxBatchCalls: parsed.DAGPROC_MAX_BATCH_CALLS,
     apps: parsed.DAGPROC_API_APPS,
     logLevel: parsed.DAGPROC_LOG_LEVEL,
+    logFormat: parsed.DAGPROC_LOG_FORMAT,
     auth: authConfigFromEnv(parsed),
   };
 }

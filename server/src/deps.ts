@@ -1,6 +1,7 @@
 import type { Audience, TokenClaims } from '@dagproc/shared';
 import type { Logger } from '@dagproc/shared/log';
 import type { Database } from './db/client.ts';
+import type { ServerMetrics } from './metrics.ts';
 
 export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: string; unavailable?: true };
 
@@ -21,4 +22,5 @@ export interface ServerDeps {
   jwks: { keys: object[] } | null;
   logger: Logger;
   limits: { maxBodyBytes: number; maxBatchCalls: number };
+  metrics: ServerMetrics;
 }

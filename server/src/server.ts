@@ -8,6 +8,7 @@ import type { ServerConfig } from './config.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import type { ServerDeps } from './deps.ts';
+import { ServerMetrics } from './metrics.ts';
 
 export interface RunningServer {
   url: string;
@@ -23,12 +24,14 @@ export async function startServer(
   config: ServerConfig,
   options: { logger?: Logger; database?: Database } = {},
 ): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger('server', { level: config.logLevel });
+  const logger = options.logger ?? createLogger('server', { level: config.logLevel, format: config.logFormat });
   const auth = await createAuth(config.auth);
   const database = options.database ?? (await openDatabase(config.database));
   const { applied } = await migrateWithRetry(database, logger);
   if (applied > 0) logger.info('migrations applied', { applied, database: database.kind });
 
+  const metrics = new ServerMetrics();
+  metrics.watchDatabase(database);
   const deps: ServerDeps = {
     database,
     verifier: auth.verifier,
@@ -36,6 +39,7 @@ export async function startServer(
     jwks: auth.jwks,
     logger,
     limits: { maxBodyBytes: config.maxBodyBytes, maxBatchCalls: config.maxBatchCalls },
+    metrics,
   };
   const app = createApp(deps, config.apps);
   const server = await listen(app.fetch, config.host, config.port);

@@ -62,6 +62,10 @@ export function managerConfig(fixture: ManagerFixture, apiUrl: string, overrides
     incrementalParsing: true,
     staticReparseInterval: 600,
     fileWatch: false,
+    healthPort: null,
+    healthHost: '127.0.0.1',
+    healthCheckThreshold: 30,
+    printStatsInterval: 0,
     ...overrides,
   };
 }

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseDuration } from '@dagproc/shared/config/env';
-import { createLogger, parseLogLevel, type Logger } from '@dagproc/shared/log';
+import { createLogger, defaultLogFormat, parseLogFormat, parseLogLevel, type Logger } from '@dagproc/shared/log';
 import { bundleName } from '@dagproc/shared/names';
 import { parseAuthConfig } from '../auth/config.ts';
 import { loadSigningKey } from '../auth/keys.ts';
@@ -56,7 +56,12 @@ export async function provisionTokenCommand(
   let signer: Signer;
   try {
     request = parseRequest(argv);
-    log = createLogger('provision-token', { level: parseLogLevel(env.DAGPROC_LOG_LEVEL), write: (line) => stderr(line + '\n') });
+    log = createLogger('provision-token', {
+      level: parseLogLevel(env.DAGPROC_LOG_LEVEL),
+      // Lines captured by a caller's own writer stay JSON unless asked otherwise.
+      format: parseLogFormat(env.DAGPROC_LOG_FORMAT) ?? (io.stderr ? 'json' : defaultLogFormat()),
+      write: (line) => stderr(line + '\n'),
+    });
     const config = parseAuthConfig(env);
     const key = await loadSigningKey(config);
     if (!key) {

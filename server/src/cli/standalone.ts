@@ -27,7 +27,7 @@ async function main() {
     env.DAGPROC_JWT_SECRET = standaloneSecret(dataDir);
   }
   const config = loadServerConfig({ ...env, DAGPROC_DATA_DIR: dataDir });
-  const logger = createLogger('standalone', { level: config.logLevel });
+  const logger = createLogger('standalone', { level: config.logLevel, format: config.logFormat });
   const server = await startServer(config);
   const { signer } = await createAuth(config.auth);
 

@@ -4,6 +4,7 @@ import { createApp } from '../app.ts';
 import { createAuth } from '../auth/index.ts';
 import { openDatabase, type Database } from '../db/client.ts';
 import type { ServerDeps } from '../deps.ts';
+import { ServerMetrics } from '../metrics.ts';
 import { testServerConfig } from '../testing/server.ts';
 
 /**
@@ -24,6 +25,7 @@ beforeAll(async () => {
     jwks: auth.jwks,
     logger: createLogger('server', { write: (line) => logged.push(line) }),
     limits: { maxBodyBytes: 1 << 20, maxBatchCalls: 50 },
+    metrics: new ServerMetrics(),
   };
 });
 afterAll(() => database.close());

@@ -17,9 +17,12 @@ export const parsingRouter = {
       // Two files sharing dag ids, persisted at once, can deadlock; Postgres aborts one and it runs again.
       for (let attempt = 1; ; attempt++) {
         try {
-          return await persistFile(ctx.deps.database.db, input);
+          const result = await persistFile(ctx.deps.database.db, input);
+          ctx.deps.metrics.persisted.inc({ outcome: result.outcome });
+          return result;
         } catch (error) {
           if (attempt >= 3 || !isRetryableTransactionError(error)) throw error;
+          ctx.deps.metrics.persistRetries.inc();
         }
       }
     }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOG_FORMATS, type LogFormat } from '../log.ts';
 
 /**
  * Configuration comes from the environment, parsed once at start with one zod schema per
@@ -69,6 +70,19 @@ export const urlString = (defaultValue: string) =>
         ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
         return z.NEVER;
       }
+    });
+
+/** DAGPROC_LOG_FORMAT: `json` or `pretty` (any case); unset stays undefined, for the terminal's choice. */
+export const logFormat = () =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx): LogFormat | undefined => {
+      if (raw === undefined) return undefined;
+      const value = raw.toLowerCase();
+      if ((LOG_FORMATS as readonly string[]).includes(value)) return value as LogFormat;
+      ctx.addIssue({ code: 'custom', message: `must be one of ${LOG_FORMATS.join(', ')}` });
+      return z.NEVER;
     });
 
 /** `90`, `90s`, `15m`, `24h`, `7d` → seconds; null when unreadable. Fractions are refused. */
