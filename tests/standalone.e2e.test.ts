@@ -17,6 +17,8 @@ import { until } from './helpers/poll.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STANDALONE = join(ROOT, 'server/src/cli/standalone.ts');
+const SERVER_MAIN = join(ROOT, 'server/src/main.ts');
+const DAGPROC_CLI = join(ROOT, 'server/src/cli/dagproc.ts');
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 interface Standalone {
@@ -43,6 +45,14 @@ function startStandalone(cwd: string): Standalone {
     child.once('close', (code, signal) => resolve({ code, signal })),
   );
   return { child, out, done };
+}
+
+/** Runs `node --import tsx ...args` to its end with only `env` (and PATH). */
+function runToEnd(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stderr })));
 }
 
 const alive = (pid: number) => {
@@ -117,16 +127,22 @@ describe('pnpm start', () => {
 
   it('a second start on the same data directory says the first is running, exits 1, and touches nothing', async () => {
     const before = Object.fromEntries(
-      ['processor.token', 'api.token', 'jwt-secret', 'standalone.lock'].map((name) => [name, readFileSync(join(dataDir, name), 'utf8')]),
+      ['processor.token', 'api.token', 'jwt-secret', 'dagproc.lock'].map((name) => [name, readFileSync(join(dataDir, name), 'utf8')]),
     );
     const listing = readdirSync(dataDir).sort();
     const second = startStandalone(work);
     const result = await second.done;
     expect(result.code, second.out.stderr).toBe(1);
     expect(second.out.stderr).toBe(
-      `dagproc: another dagproc is already running on ${dataDir} (pid ${first!.child.pid}); stop it first, or set DAGPROC_DATA_DIR to another directory (if no such process is dagproc, delete ${join(dataDir, 'standalone.lock')})\n`,
+      `dagproc: another dagproc is already running on ${dataDir} (pid ${first!.child.pid}); stop it first, or set DAGPROC_DATA_DIR to another directory (if no such process is dagproc, delete ${join(dataDir, 'dagproc.lock')})\n`,
     );
     expect(second.out.stdout).toBe('');
+    // The server alone and `db migrate` on the same PGlite data directory are refused alike.
+    for (const args of [[SERVER_MAIN], [DAGPROC_CLI, 'db', 'migrate']]) {
+      const other = await runToEnd(args, { DAGPROC_DATA_DIR: dataDir, DAGPROC_JWT_SECRET: 'x'.repeat(48), DAGPROC_PORT: '0' });
+      expect(other.code, other.stderr).toBe(1);
+      expect(other.stderr).toMatch(new RegExp(`^dagproc(?: server)?: another dagproc is already running on ${dataDir} \\(pid ${first!.child.pid}\\);.*\n$`));
+    }
     for (const [name, content] of Object.entries(before)) expect(readFileSync(join(dataDir, name), 'utf8'), name).toBe(content);
     expect(readdirSync(dataDir).sort()).toEqual(listing);
     // The first runs on, undisturbed.
@@ -145,7 +161,7 @@ describe('pnpm start', () => {
     await until(() => !alive(processorPid), 'the processor to be gone', 10_000);
     const stopped = first!.out.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { component: string; msg: string; jobId?: number });
     expect(stopped).toContainEqual(expect.objectContaining({ component: 'processor', msg: 'processor stopped', jobId: running[0]!.id }));
-    expect(existsSync(join(dataDir, 'standalone.lock'))).toBe(false);
+    expect(existsSync(join(dataDir, 'dagproc.lock'))).toBe(false);
 
     // The data directory is whole and free again: it opens, and holds the completed Job.
     const database = await openDatabase({ dataDir: join(dataDir, 'pglite') });
@@ -163,7 +179,7 @@ describe('pnpm start', () => {
     const orphan = Number(/\(pid (\d+)\)/.exec(banner)![1]);
     process.kill(killed.child.pid!, 'SIGKILL'); // the standalone alone, not its processor
     await killed.done;
-    expect(readFileSync(join(dataDir, 'standalone.lock'), 'utf8')).toBe(`${killed.child.pid}\n`);
+    expect(readFileSync(join(dataDir, 'dagproc.lock'), 'utf8')).toBe(`${killed.child.pid}\n`);
     await until(() => !alive(orphan), 'the orphaned processor to stop', 30_000);
 
     first = startStandalone(work);

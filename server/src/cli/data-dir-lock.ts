@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The lock file `pnpm start` keeps in its data directory while it runs; it holds the pid. */
-export const LOCK_FILE = 'standalone.lock';
+/** The lock file kept in a PGlite data directory by whoever has it open (`pnpm start`, `start:server`, `db migrate`); it holds the pid. */
+export const LOCK_FILE = 'dagproc.lock';
 
 export class DataDirLocked extends Error {
   override name = 'DataDirLocked';
