@@ -1,7 +1,10 @@
-# One image for every dagproc role in compose.yaml (init, token-minter, server, processor);
-# the service's command picks the role. TypeScript runs through tsx, as with `pnpm start`, so
-# there is no build step and the image holds the sources.
-FROM node:20-bookworm-slim
+# One image for every dagproc role in compose.yaml (init, token-refresher, api-server,
+# dag-processor); the service's command picks the role. TypeScript runs through tsx, as with
+# `pnpm start`, so there is no compile step: tsx is a production dependency (package.json's
+# "dependencies") and the image holds the sources.
+
+# --- base: Node and the pnpm that runs the package scripts ------------------------------------
+FROM node:20-bookworm-slim AS base
 
 # git (and ssh for ssh:// repositories) for git bundles; the slim image has neither.
 RUN apt-get update && apt-get install -y --no-install-recommends git openssh-client ca-certificates && rm -rf /var/lib/apt/lists/*
@@ -14,16 +17,25 @@ RUN npm install -g "pnpm@${PNPM_VERSION}" && npm cache clean --force
 
 WORKDIR /app
 
-# The manifests and the lockfile alone first, so a source edit does not re-install. Every
-# workspace package's manifest is needed: the frozen install checks the lockfile against all.
+# --- deps: production dependencies only, installed from the lockfile -------------------------
+FROM base AS deps
+
+# The manifests and the lockfile alone, so a source edit does not re-install. Every workspace
+# package's manifest is needed: the frozen install checks the lockfile against all of them.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY shared/package.json shared/
 COPY server/package.json server/
 COPY processor/package.json processor/
 COPY tests/package.json tests/
-# devDependencies included: tsx runs the code.
-RUN pnpm install --frozen-lockfile
+# --prod: no TypeScript compiler, vitest, msw or drizzle-kit. The package store stays in this
+# stage; the final one gets only the installed node_modules.
+RUN pnpm install --frozen-lockfile --prod
 
+# --- runtime ------------------------------------------------------------------------------------
+FROM base AS runtime
+ENV NODE_ENV=production
+
+COPY --from=deps /app/ ./
 COPY . .
 
 # The token volume's mount point. Docker seeds a new named volume with the ownership and mode

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -252,32 +253,32 @@ function isInside(path: string, dir: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !posix.isAbsolute(rel);
 }
 
-const SERVICES = ['postgres', 'init', 'token-minter', 'server', 'processor'];
+const SERVICES = ['postgres', 'init', 'token-refresher', 'api-server', 'dag-processor'];
 const SIGNING = /^DAGPROC_JWT_/;
 
 // --- compose.yaml ----------------------------------------------------------------------------
 
 describe('compose.yaml', () => {
-  it('defines the quick start: Postgres, init, the token minter, the server and the processor', () => {
+  it('defines the quick start: Postgres, init, the token refresher, the API server and the DAG processor', () => {
     expect(Object.keys(services).sort()).toEqual([...SERVICES].sort());
   });
 
   describe('the processor', () => {
     it('gets only the API URL, its token path and its DAGs folder', () => {
-      expect(Object.keys(environment('processor')).sort()).toEqual(['DAGPROC_API_TOKEN_PATH', 'DAGPROC_API_URL', 'DAGPROC_DAGS_FOLDER']);
-      expect(environment('processor').DAGPROC_API_URL).toBe('http://server:8080');
-      for (const key of ['env_file', 'secrets', 'configs', 'volumes_from', 'extends']) expect(service('processor')).not.toHaveProperty(key);
+      expect(Object.keys(environment('dag-processor')).sort()).toEqual(['DAGPROC_API_TOKEN_PATH', 'DAGPROC_API_URL', 'DAGPROC_DAGS_FOLDER']);
+      expect(environment('dag-processor').DAGPROC_API_URL).toBe('http://api-server:8080');
+      for (const key of ['env_file', 'secrets', 'configs', 'volumes_from', 'extends']) expect(service('dag-processor')).not.toHaveProperty(key);
     });
 
     it('has no database URL, no signing setting and no Postgres password anywhere in its service', () => {
-      const everything = scalars(service('processor')).join('\n');
+      const everything = scalars(service('dag-processor')).join('\n');
       expect(everything).not.toMatch(/DATABASE_URL|DAGPROC_JWT_|POSTGRES_PASSWORD|DAGPROC_DATA_DIR|postgres:\/\//);
-      expect(Object.keys(environment('processor')).filter((k) => SIGNING.test(k))).toEqual([]);
+      expect(Object.keys(environment('dag-processor')).filter((k) => SIGNING.test(k))).toEqual([]);
     });
 
     it('mounts the token volume and its DAGs read-only, nothing writable', () => {
-      const env = environment('processor');
-      const mounts = volumes('processor');
+      const env = environment('dag-processor');
+      const mounts = volumes('dag-processor');
       expect(mounts.filter((m) => !m.readOnly)).toEqual([]);
       const tokenMount = mounts.find((m) => isInside(env.DAGPROC_API_TOKEN_PATH!, m.target));
       expect(tokenMount, 'a mount holding DAGPROC_API_TOKEN_PATH').toMatchObject({ source: 'token', readOnly: true });
@@ -285,25 +286,30 @@ describe('compose.yaml', () => {
     });
 
     it('cannot reach Postgres on the network', () => {
-      expect(networks('processor').filter((n) => networks('postgres').includes(n))).toEqual([]);
-      expect(networks('processor').filter((n) => networks('server').includes(n)), 'a network shared with the server').not.toEqual([]);
+      expect(networks('dag-processor').filter((n) => networks('postgres').includes(n))).toEqual([]);
+      expect(networks('dag-processor').filter((n) => networks('api-server').includes(n)), 'a network shared with the server').not.toEqual([]);
     });
 
-    it('starts once the server is healthy, and checks itself with `pnpm dagproc jobs check`', () => {
-      expect(dependsOn('processor')).toMatchObject({ server: 'service_healthy' });
-      expect(command('processor')).toEqual(['pnpm', 'start:processor']);
-      expect(healthcheck('processor').slice(0, 4)).toEqual(['pnpm', 'dagproc', 'jobs', 'check']);
+    it('starts once init has completed and the API server is healthy, and is restarted when it exits', () => {
+      expect(dependsOn('dag-processor')).toMatchObject({ 'api-server': 'service_healthy', init: 'service_completed_successfully' });
+      expect(command('dag-processor')).toEqual(['pnpm', 'start:processor']);
+      // A processor that finds no token file exits 2 (tests/deployment.e2e.test.ts); compose brings it back.
+      expect(service('dag-processor').restart).toBe('unless-stopped');
+    });
+
+    it('checks itself with `pnpm dagproc jobs check --job-type DagProcessorJob --local`, as Airflow\'s probe does', () => {
+      expect(healthcheck('dag-processor')).toEqual(['pnpm', 'dagproc', 'jobs', 'check', '--job-type', 'DagProcessorJob', '--local']);
     });
   });
 
   describe('the signing secret and the database URL', () => {
     it('the secret reaches init, the token minter and the server, and no one else', () => {
       const holders = SERVICES.filter((name) => Object.keys(environment(name)).some((k) => SIGNING.test(k)));
-      expect(holders.sort()).toEqual(['init', 'server', 'token-minter']);
+      expect(holders.sort()).toEqual(['api-server', 'init', 'token-refresher']);
     });
 
     it('comes from a required variable, never a value in the file', () => {
-      for (const name of ['init', 'token-minter', 'server']) {
+      for (const name of ['init', 'token-refresher', 'api-server']) {
         const secret = environment(name).DAGPROC_JWT_SECRET;
         expect(secret, `${name}: DAGPROC_JWT_SECRET`).toBeDefined();
         expect(interpolations(secret!), `${name}: DAGPROC_JWT_SECRET`).toEqual([
@@ -315,11 +321,11 @@ describe('compose.yaml', () => {
 
     it('the database URL reaches init and the server only, and names the postgres service', () => {
       const holders = SERVICES.filter((name) => environment(name).DAGPROC_DATABASE_URL !== undefined);
-      expect(holders.sort()).toEqual(['init', 'server']);
+      expect(holders.sort()).toEqual(['api-server', 'init']);
       const pg = environment('postgres');
       const expected = `postgres://${pg.POSTGRES_USER}:${pg.POSTGRES_PASSWORD}@postgres:5432/${pg.POSTGRES_DB}`;
       expect(environment('init').DAGPROC_DATABASE_URL).toBe(expected);
-      expect(environment('server').DAGPROC_DATABASE_URL).toBe(expected);
+      expect(environment('api-server').DAGPROC_DATABASE_URL).toBe(expected);
     });
 
     it('the Postgres password is a variable (with a local-only default), not a bare value', () => {
@@ -344,39 +350,39 @@ describe('compose.yaml', () => {
       expect(flagValue(check, '-h')).toBe('127.0.0.1');
     });
 
-    it('init migrates, then mints, once Postgres is healthy; the server waits for it to complete', () => {
+    it('init migrates, then mints, once Postgres is healthy; the API server and the refresher wait for it to complete', () => {
       expect(dependsOn('init')).toEqual({ postgres: 'service_healthy' });
       expect(service('init').restart).toBe('no');
       const script = command('init');
       expect(script.slice(0, 2)).toEqual(['sh', '-c']);
       expect(script[2]).toMatch(/^pnpm dagproc db migrate && pnpm dagproc provision-token --out \S+$/);
-      expect(dependsOn('server')).toMatchObject({ init: 'service_completed_successfully' });
-      expect(dependsOn('token-minter')).toMatchObject({ init: 'service_completed_successfully' });
+      expect(dependsOn('api-server')).toMatchObject({ init: 'service_completed_successfully' });
+      expect(dependsOn('token-refresher')).toMatchObject({ init: 'service_completed_successfully' });
     });
 
-    it('init and the token minter write, into the shared volume, the file the processor reads', () => {
-      const tokenPath = environment('processor').DAGPROC_API_TOKEN_PATH!;
-      for (const name of ['init', 'token-minter']) {
+    it('init and the token refresher write, into the shared volume, the file the processor reads', () => {
+      const tokenPath = environment('dag-processor').DAGPROC_API_TOKEN_PATH!;
+      for (const name of ['init', 'token-refresher']) {
         const words = commandWords(name);
         expect(flagValue(words, '--out'), `${name} --out`).toBe(tokenPath);
         const mount = volumes(name).find((m) => isInside(tokenPath, m.target));
         expect(mount, `${name}: a writable mount of the token volume`).toMatchObject({ source: 'token', readOnly: false });
       }
       expect(Object.hasOwn(compose.volumes as YamlMap, 'token')).toBe(true);
-      expect(commandWords('token-minter')).toContain('--watch');
-      expect(service('token-minter').restart).toBe('unless-stopped');
+      expect(commandWords('token-refresher')).toContain('--watch');
+      expect(service('token-refresher').restart).toBe('unless-stopped');
     });
 
-    it('the token minter holds the secret but no network and no database URL', () => {
-      expect(networks('token-minter')).toEqual([]);
-      expect(Object.keys(environment('token-minter'))).toEqual(['DAGPROC_JWT_SECRET']);
+    it('the token refresher holds the secret but no network and no database URL', () => {
+      expect(networks('token-refresher')).toEqual([]);
+      expect(Object.keys(environment('token-refresher'))).toEqual(['DAGPROC_JWT_SECRET']);
     });
 
     it('the server listens on its container network and publishes the API on loopback only', () => {
-      expect(environment('server').DAGPROC_HOST).toBe('0.0.0.0');
-      expect(environment('server').DAGPROC_PORT ?? '8080').toBe(new URL(environment('processor').DAGPROC_API_URL!).port);
-      expect(command('server')).toEqual(['pnpm', 'start:server']);
-      for (const port of list('server', 'ports')) expect(port).toMatch(/^127\.0\.0\.1:/);
+      expect(environment('api-server').DAGPROC_HOST).toBe('0.0.0.0');
+      expect(environment('api-server').DAGPROC_PORT ?? '8080').toBe(new URL(environment('dag-processor').DAGPROC_API_URL!).port);
+      expect(command('api-server')).toEqual(['pnpm', 'start:server']);
+      for (const port of list('api-server', 'ports')) expect(port).toMatch(/^127\.0\.0\.1:/);
     });
 
     it('Postgres sits on an internal network', () => {
@@ -385,8 +391,49 @@ describe('compose.yaml', () => {
     });
   });
 
-  it("the server's health check exits 0 on a healthy server and 1 when the database or the server is gone", async () => {
-    const [program, flag, script, ...extra] = healthcheck('server');
+  it('every service has a health check', () => {
+    for (const name of SERVICES) expect(() => healthcheck(name), name).not.toThrow();
+  });
+
+  it("init's health check, a one-shot's: the token file is there and not empty", () => {
+    expect(healthcheck('init')).toEqual(['test', '-s', environment('dag-processor').DAGPROC_API_TOKEN_PATH]);
+  });
+
+  it("the token refresher's health check passes while the token has more than a tenth of its lifetime left", async () => {
+    const [program, flag, script, path, ...extra] = healthcheck('token-refresher');
+    expect([program, flag, path, extra]).toEqual(['node', '-e', environment('dag-processor').DAGPROC_API_TOKEN_PATH, []]);
+    expect(interpolations(script!)).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'dagproc-refresher-check-'));
+    const runCheck = (file: string) =>
+      new Promise<number>((resolve) => {
+        execFile(process.execPath, ['-e', script!, file], { env: { PATH: process.env.PATH ?? '' }, timeout: 15_000 }, (error) =>
+          resolve(error ? (typeof error.code === 'number' ? error.code : -1) : 0),
+        );
+      });
+    const tokenFile = (lifetimeSeconds: number, ageSeconds: number) => {
+      // The check reads the claims only (the refresher wrote the file), so the signature is a stand-in.
+      const iat = Math.floor(Date.now() / 1000) - ageSeconds;
+      const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const token = `${part({ alg: 'HS512' })}.${part({ sub: 'dag-processor', iat, exp: iat + lifetimeSeconds })}.c2lnbmF0dXJl`;
+      const file = join(dir, `${lifetimeSeconds}-${ageSeconds}.token`);
+      writeFileSync(file, token);
+      return file;
+    };
+    try {
+      expect(await runCheck(tokenFile(86_400, 0))).toBe(0); // just minted
+      expect(await runCheck(tokenFile(86_400, 70_000))).toBe(0); // past the 80% re-mint, still fresh enough
+      expect(await runCheck(tokenFile(86_400, 80_000))).toBe(1); // re-minting has been failing for hours
+      expect(await runCheck(tokenFile(3_600, 7_200))).toBe(1); // expired
+      expect(await runCheck(join(dir, 'missing.token'))).toBe(1);
+      writeFileSync(join(dir, 'garbage.token'), 'not a token');
+      expect(await runCheck(join(dir, 'garbage.token'))).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the API server's health check exits 0 on a healthy server and 1 when the database or the server is gone", async () => {
+    const [program, flag, script, ...extra] = healthcheck('api-server');
     expect([program, flag, extra]).toEqual(['node', '-e', []]);
     expect(script).toContain('/dag-processing/health');
     expect(interpolations(script!)).toEqual([]);
@@ -409,22 +456,10 @@ describe('compose.yaml', () => {
     expect(await runCheck(port)).toBe(1);
   });
 
-  it('every DAGPROC_ setting it uses is read by the code and documented in the README', () => {
+  it('every DAGPROC_ setting it uses is read by the code', () => {
     const used = new Set(scalars(compose).flatMap((s) => s.match(/DAGPROC_[A-Z0-9_]+/g) ?? []));
-    const readByCode = new Set(
-      ['server/src/config.ts', 'server/src/auth/config.ts', 'processor/src/config.ts', 'server/src/cli/jobs-check.ts'].flatMap(
-        (path) => read(path).match(/DAGPROC_[A-Z0-9_]+/g) ?? [],
-      ),
-    );
-    const readme = read('README.md');
-    const table = /^## Configuration\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1];
-    expect(table, 'README.md has a "## Configuration" section').toBeDefined();
-    const documented = new Set(table!.match(/DAGPROC_[A-Z0-9_]+/g));
     expect(used.size).toBeGreaterThan(0);
-    for (const name of used) {
-      expect(readByCode.has(name), `${name} is read by a config module`).toBe(true);
-      expect(documented.has(name), `${name} is in the README's configuration table`).toBe(true);
-    }
+    for (const name of used) expect(settingsReadByCode().has(name), `${name} is read by the code`).toBe(true);
   });
 
   it('the subset parser refuses what it does not read', () => {
@@ -437,6 +472,36 @@ describe('compose.yaml', () => {
   });
 });
 
+// --- the README's configuration table -------------------------------------------------------
+
+/** Every DAGPROC_ name in the source that ships (not tests): what the code can read. */
+function settingsReadByCode(): Set<string> {
+  const walk = (dir: string): string[] =>
+    readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory() ? walk(`${dir}/${entry.name}`) : /\.m?ts$/.test(entry.name) && !/\.test\.ts$/.test(entry.name) ? [`${dir}/${entry.name}`] : [],
+    );
+  const files = ['shared/src', 'server/src', 'processor/src'].flatMap(walk).filter((path) => !path.includes('/testing/'));
+  return new Set(files.flatMap((path) => read(path).match(/DAGPROC_[A-Z0-9_]+/g) ?? []));
+}
+
+describe("the README's configuration table", () => {
+  const readme = read('README.md');
+  const section = /^## Configuration\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1] ?? '';
+  const rows = section.split('\n').filter((line) => /^\| `DAGPROC_/.test(line));
+  const documented = new Set(rows.flatMap((row) => row.split('|')[1]!.match(/DAGPROC_[A-Z0-9_]+/g) ?? []));
+
+  it('has a row for every DAGPROC_ setting the code reads', () => {
+    expect(rows.length).toBeGreaterThan(0);
+    const missing = [...settingsReadByCode()].filter((name) => !documented.has(name)).sort();
+    expect(missing, 'settings without a row in README.md\'s "## Configuration" table').toEqual([]);
+  });
+
+  it('has no row for a setting the code does not read', () => {
+    const read = settingsReadByCode();
+    expect([...documented].filter((name) => !read.has(name)).sort()).toEqual([]);
+  });
+});
+
 // --- Dockerfile and .dockerignore ------------------------------------------------------------
 
 describe('Dockerfile', () => {
@@ -444,39 +509,83 @@ describe('Dockerfile', () => {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
-  const indexOf = (pattern: RegExp) => lines.findIndex((l) => pattern.test(l));
 
-  it('starts from node:20-bookworm-slim and installs the pnpm of package.json\'s packageManager', () => {
-    expect(lines[0]).toBe('FROM node:20-bookworm-slim');
-    const packageManager = (JSON.parse(read('package.json')) as { packageManager: string }).packageManager;
-    const [, version] = /^pnpm@(\d+\.\d+\.\d+)$/.exec(packageManager) ?? [];
-    expect(lines).toContain(`ARG PNPM_VERSION=${version}`);
-    expect(lines).toContain('RUN npm install -g "pnpm@${PNPM_VERSION}" && npm cache clean --force');
+  /** The stages, in order: `FROM image AS name` and the instructions under it. */
+  const stages = lines.reduce<{ from: string; name: string; lines: string[] }[]>((all, line) => {
+    const from = /^FROM (\S+)(?: AS (\S+))?$/i.exec(line);
+    if (from) all.push({ from: from[1]!, name: from[2] ?? '', lines: [] });
+    else all.at(-1)?.lines.push(line);
+    return all;
+  }, []);
+  const stage = (name: string) => stages.find((s) => s.name === name)!;
+  const final = stages.at(-1)!;
+  const manifest = (path: string) =>
+    JSON.parse(read(path)) as { packageManager?: string; scripts?: Record<string, string>; dependencies?: Record<string, string> };
+
+  it("is multi-stage on node:20-bookworm-slim, with the pnpm of package.json's packageManager", () => {
+    expect(stages.map((s) => `${s.from} AS ${s.name}`)).toEqual(['node:20-bookworm-slim AS base', 'base AS deps', 'base AS runtime']);
+    const [, version] = /^pnpm@(\d+\.\d+\.\d+)$/.exec(manifest('package.json').packageManager ?? '') ?? [];
+    expect(stage('base').lines).toContain(`ARG PNPM_VERSION=${version}`);
+    expect(stage('base').lines).toContain('RUN npm install -g "pnpm@${PNPM_VERSION}" && npm cache clean --force');
   });
 
-  it('copies the lockfile and every workspace manifest before a frozen install, and the sources after', () => {
-    const install = indexOf(/^RUN pnpm install --frozen-lockfile$/);
+  it('installs production dependencies only, from the lockfile and every workspace manifest', () => {
+    const deps = stage('deps').lines;
+    const install = deps.indexOf('RUN pnpm install --frozen-lockfile --prod');
     expect(install).toBeGreaterThan(0);
+    expect(lines.filter((l) => /pnpm (install|i|add)\b/.test(l))).toEqual(['RUN pnpm install --frozen-lockfile --prod']);
     const packagesSection = /^packages:\n((?: {2}- .*\n)+)/m.exec(read('pnpm-workspace.yaml'))?.[1] ?? '';
     const packages = packagesSection.trim().split('\n').map((l) => l.replace(/^\s*- /, '').trim());
     expect(packages.length).toBeGreaterThan(0);
-    const copiedBefore = lines.slice(0, install).filter((l) => l.startsWith('COPY ')).join('\n');
+    const copied = deps.slice(0, install).filter((l) => l.startsWith('COPY ')).join('\n');
     for (const file of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', ...packages.map((p) => `${p}/package.json`)]) {
-      expect(copiedBefore, file).toMatch(new RegExp(`(^|\\s)${file.replaceAll('.', '\\.')}(\\s|$)`, 'm'));
+      expect(copied, file).toMatch(new RegExp(`(^|\\s)${file.replaceAll('.', '\\.')}(\\s|$)`, 'm'));
     }
-    expect(copiedBefore).not.toMatch(/^COPY \. /m);
-    expect(indexOf(/^COPY \. \.$/)).toBeGreaterThan(install);
+    expect(copied).not.toMatch(/^COPY \. /m);
+  });
+
+  it('the final stage takes the installed modules from deps, then the sources, and installs nothing itself', () => {
+    expect(final.lines.slice(0, 3)).toEqual(['ENV NODE_ENV=production', 'COPY --from=deps /app/ ./', 'COPY . .']);
+    expect(final.lines.filter((l) => l.startsWith('RUN ')).every((l) => !/pnpm|npm/.test(l))).toBe(true);
+  });
+
+  it('what the services run needs only production dependencies: tsx is one, and no shipped file imports a dev dependency', () => {
+    const root = manifest('package.json');
+    for (const script of ['start', 'start:server', 'start:processor', 'dagproc']) {
+      const [program] = root.scripts![script]!.split(' ');
+      expect(Object.keys(root.dependencies ?? {}), `${script}: ${program} is a production dependency`).toContain(program);
+    }
+    for (const pkg of ['shared', 'server', 'processor']) {
+      const allowed = new Set(Object.keys(manifest(`${pkg}/package.json`).dependencies ?? {}));
+      const walk = (dir: string): string[] =>
+        readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>
+          entry.isDirectory() ? walk(`${dir}/${entry.name}`) : /\.ts$/.test(entry.name) && !/\.test\.ts$/.test(entry.name) ? [`${dir}/${entry.name}`] : [],
+        );
+      for (const file of walk(`${pkg}/src`).filter((f) => !f.includes('/testing/') && !f.endsWith('/testing.ts'))) {
+        const source = read(file);
+        // Type-only imports are erased when tsx runs the file; everything else loads at runtime.
+        const specifiers = [
+          ...source.matchAll(/^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm),
+          ...source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+        ].map((m) => m[1]!);
+        for (const specifier of specifiers) {
+          if (specifier.startsWith('.') || specifier.startsWith('node:')) continue;
+          const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
+          expect(allowed.has(name), `${file} imports ${specifier}: not in ${pkg}/package.json "dependencies"`).toBe(true);
+        }
+      }
+    }
   });
 
   it('runs as a non-root user who owns the token mount point', () => {
-    const users = lines.filter((l) => l.startsWith('USER '));
+    const users = final.lines.filter((l) => l.startsWith('USER '));
     const user = users.at(-1)?.slice(5);
     expect(user).toBeDefined();
     expect(['root', '0']).not.toContain(user);
     // compose.yaml's token volume is seeded from this directory of the image.
-    const tokenDir = posix.dirname(environment('processor').DAGPROC_API_TOKEN_PATH!);
+    const tokenDir = posix.dirname(environment('dag-processor').DAGPROC_API_TOKEN_PATH!);
     const prepare = `mkdir -p ${tokenDir} && chown ${user}:${user} ${tokenDir} && chmod 0700 ${tokenDir}`;
-    expect(lines.slice(0, indexOf(/^USER /))).toContain(`RUN ${prepare}`);
+    expect(final.lines.slice(0, final.lines.indexOf(`USER ${user}`))).toContain(`RUN ${prepare}`);
   });
 });
 

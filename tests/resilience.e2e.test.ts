@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '@dagproc/server/testing/server';
@@ -19,7 +20,7 @@ function jobsCheck(): Promise<{ status: number | null; stdout: string; stderr: s
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', CLI, 'jobs', 'check'],
+      ['--import', 'tsx', CLI, 'jobs', 'check', '--job-type', 'DagProcessorJob', '--hostname', hostname()],
       { env: { PATH: process.env.PATH ?? '', DAGPROC_API_URL: ts.url, DAGPROC_API_TOKEN_PATH: tokenPath, DAGPROC_HEALTH_CHECK_THRESHOLD: '5' } },
       (error, stdout, stderr) => resolve({ status: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
@@ -66,7 +67,7 @@ describe('the processor and the API server', () => {
     expect(await processor.stop('SIGTERM')).toBe(0);
     expect((await rows(db(), 'select state from job'))[0]!.state).toBe('success');
     const result = await jobsCheck();
-    expect(result).toMatchObject({ status: 1, stdout: 'No alive jobs found.\n' });
+    expect(result).toMatchObject({ status: 1, stdout: '', stderr: 'No alive jobs found.\n' });
   });
 });
 

@@ -64,6 +64,13 @@ async function main(): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Started by `pnpm start` with an IPC channel: the parent going away, even killed, stops us as
+  // SIGTERM would, rather than leaving a processor parsing for a server that is gone. It may
+  // have gone while this module was still loading, before anyone listened for 'disconnect'.
+  if (typeof process.send === 'function') {
+    if (!process.connected) onSignal('SIGTERM');
+    else process.once('disconnect', () => signals === 0 && onSignal('SIGTERM'));
+  }
   await manager.run();
   await healthServer?.close();
   return 0;

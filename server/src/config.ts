@@ -31,10 +31,11 @@ const serverEnv = z.object({
     .optional()
     .default(APP_NAMES.join(','))
     .transform((raw, ctx) => {
-      const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      const names = [...new Set(raw.split(',').map((s) => s.trim()).filter(Boolean))];
       const unknown = names.find((n) => !(APP_NAMES as readonly string[]).includes(n));
       if (unknown !== undefined || names.length === 0) {
-        ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of ${APP_NAMES.join(', ')}` });
+        const what = unknown === undefined ? 'names no app' : `unknown app ${JSON.stringify(unknown)}`;
+        ctx.addIssue({ code: 'custom', message: `${what}; must be a comma-separated list of ${APP_NAMES.join(', ')}` });
         return z.NEVER;
       }
       return names as ApiAppName[];

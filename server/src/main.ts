@@ -1,10 +1,18 @@
+import { mkdirSync } from 'node:fs';
 import { ConfigError } from '@dagproc/shared/config/env';
+import { lockDataDir } from './cli/data-dir-lock.ts';
 import { loadServerConfig } from './config.ts';
 import { startServer } from './server.ts';
 
 /** `pnpm start:server`: the API server alone, migrations applied on start. */
 async function main() {
   const config = loadServerConfig(process.env);
+  if ('dataDir' in config.database) {
+    // PGlite's files belong to one process: not while `pnpm start` or another server has them.
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const lock = lockDataDir(config.dataDir);
+    process.once('exit', () => lock.release());
+  }
   const server = await startServer(config);
   const stop = async () => {
     await server.close();

@@ -7,7 +7,7 @@ commands:
   db migrate                 apply pending database migrations
   provision-token --out FILE [--lifetime 24h] [--bundles a,b] [--for processor|api] [--watch]
                              mint a token into FILE (mode 0600, written atomically)
-  jobs check [--hostname H | --local] [--limit N] [--allow-multiple]
+  jobs check [--job-type DagProcessorJob] [--hostname H | --local] [--limit N] [--allow-multiple]
                              exit 0 when a DAG processor Job is alive, 1 otherwise
 `;
 
