@@ -61,6 +61,7 @@ describe('defaults', () => {
       isolateMaxFiles: 500,
       isolateMemoryLimitMb: 512,
       processorGroup: 'default',
+      persistBatchSize: 20,
       logLevel: 'info',
     });
   });
@@ -82,6 +83,7 @@ describe('defaults', () => {
       DAGPROC_ISOLATE_MAX_FILES: '10',
       DAGPROC_ISOLATE_MEMORY_LIMIT_MB: '256',
       DAGPROC_PROCESSOR_GROUP: 'team-a',
+      DAGPROC_PERSIST_BATCH_SIZE: '1',
       DAGPROC_LOG_LEVEL: 'debug',
     });
     const config = load();
@@ -98,6 +100,7 @@ describe('defaults', () => {
       parsingMode: 'strict',
       isolateMaxFiles: 10,
       isolateMemoryLimitMb: 256,
+      persistBatchSize: 1,
       processorGroup: 'team-a',
       logLevel: 'debug',
     });
@@ -152,6 +155,7 @@ describe('bad values', () => {
     ['DAGPROC_ISOLATE_MAX_FILES', '0', /^DAGPROC_ISOLATE_MAX_FILES: /],
     ['DAGPROC_ISOLATE_MEMORY_LIMIT_MB', '16', /^DAGPROC_ISOLATE_MEMORY_LIMIT_MB: must be at least 64/],
     ['DAGPROC_PROCESSOR_GROUP', 'a group', /^DAGPROC_PROCESSOR_GROUP: a group is letters, digits/],
+    ['DAGPROC_PERSIST_BATCH_SIZE', '101', /^DAGPROC_PERSIST_BATCH_SIZE: must be a whole number from 1 to 100 \(got "101"\)$/],
     ['DAGPROC_LOG_LEVEL', 'loud', /^DAGPROC_LOG_LEVEL: must be one of debug, info, warn, error \(got "loud"\)$/],
   ];
   it.each(cases)('%s=%j stops with one line naming it', (name, value, expected) => {

@@ -3,6 +3,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, parseDuration, parseEnv, positiveInt, seconds, urlString } from '@dagproc/shared/config/env';
 import { bundleName } from '@dagproc/shared/names';
+import { PERSIST_BATCH_MAX_FILES } from '@dagproc/shared/schemas/parsing';
 import { reconcileBundlesInput } from '@dagproc/shared/schemas/bundles';
 import type { LogLevel } from '@dagproc/shared/log';
 
@@ -27,6 +28,8 @@ import type { LogLevel } from '@dagproc/shared/log';
  *   DAGPROC_PROCESSOR_GROUP          default         the processor group whose configured
  *                                                     bundles these are; a processor only
  *                                                     deactivates bundles of its own group
+ *   DAGPROC_PERSIST_BATCH_SIZE       20              parse results per persist request (1 to
+ *                                                     100; 1 sends each file on its own)
  *   DAGPROC_LOG_LEVEL                info            debug | info | warn | error
  */
 
@@ -90,6 +93,8 @@ export interface ProcessorConfig {
   isolateMaxFiles: number;
   isolateMemoryLimitMb: number;
   processorGroup: string;
+  /** Parse results sent per `parsing.persistMany` request; 1 sends each with `parsing.persist`. */
+  persistBatchSize: number;
   logLevel: LogLevel;
 }
 
@@ -144,6 +149,8 @@ const processorEnv = z.object({
     .string()
     .default('default')
     .pipe(reconcileBundlesInput.shape.group),
+  // The server takes at most PERSIST_BATCH_MAX_FILES results per request.
+  DAGPROC_PERSIST_BATCH_SIZE: positiveInt(20, PERSIST_BATCH_MAX_FILES),
   DAGPROC_LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
 });
 
@@ -202,6 +209,7 @@ export function loadProcessorConfig(
     isolateMaxFiles: parsed.DAGPROC_ISOLATE_MAX_FILES,
     isolateMemoryLimitMb: parsed.DAGPROC_ISOLATE_MEMORY_LIMIT_MB,
     processorGroup: parsed.DAGPROC_PROCESSOR_GROUP,
+    persistBatchSize: parsed.DAGPROC_PERSIST_BATCH_SIZE,
     logLevel: parsed.DAGPROC_LOG_LEVEL,
   };
 }

@@ -83,7 +83,10 @@ export class DagFileProcessorManager {
       hostname: this.hostname,
       ...(config.numRuns !== null ? { numRuns: config.numRuns } : {}),
     });
-    this.results = new PendingResults(client.api, this.health, this.once, logger, 4, () => this.poke());
+    this.results = new PendingResults(client.api, this.health, this.once, logger, {
+      batchSize: config.persistBatchSize,
+      onSettled: () => this.poke(),
+    });
     for (const bundle of bundles) {
       this.views.set(bundle.name, { bundle, files: [], version: null, refreshedAt: 0, sweptAt: 0, sweptFiles: '' });
     }
@@ -530,7 +533,7 @@ export class DagFileProcessorManager {
   }
 
   private async drain(): Promise<void> {
-    this.results.flush();
+    this.results.flushNow();
     while (this.results.size > 0 && !this.health.down) await this.sleep(50);
     await this.ackPendingCallbacks().catch(() => {});
   }

@@ -57,6 +57,7 @@ export function managerConfig(fixture: ManagerFixture, apiUrl: string, overrides
     isolateMaxFiles: 100,
     isolateMemoryLimitMb: 128,
     processorGroup: 'default',
+    persistBatchSize: 20,
     logLevel: 'debug',
     ...overrides,
   };

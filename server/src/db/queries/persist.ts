@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { z } from 'zod';
 import {
   WARNING_TYPE,
@@ -10,7 +10,7 @@ import {
   type SerializedDag,
   type persistFileInput,
 } from '@dagproc/shared';
-import { DomainError } from '../../errors.ts';
+import { DomainError, isDatabaseUnavailable, isRetryableTransactionError } from '../../errors.ts';
 import type { Db, DbTx } from '../client.ts';
 import { queryRows } from '../client.ts';
 import { bigintArray, recordset, textArray, textList } from '../sql.ts';
@@ -49,6 +49,9 @@ export class BundleInactive extends DomainError {
   }
 }
 
+/** A deadlock or serialization failure aborts a transaction; it runs again this many times in all. */
+const TRANSACTION_ATTEMPTS = 3;
+
 /**
  * Stores one file's parse in one transaction: its DAGs (a new version only when a DAG's hash
  * changed), their code, the file's import error set or cleared, its DAGs' warnings replaced,
@@ -56,100 +59,202 @@ export class BundleInactive extends DomainError {
  * file's row in `parsed_file` is locked first and compared by parse id and parse start time.
  */
 export async function persistFile(db: Db, input: PersistFile): Promise<PersistFileOutput> {
-  const dags = [...input.dags].sort((a, b) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0));
-  return db.transaction(async (tx) => {
-    const [bundle] = await queryRows<{ active: boolean }>(
-      tx,
-      sql`select active from dag_bundle where name = ${input.bundleName}`,
-    );
-    if (!bundle) throw new UnknownBundle(`bundle '${input.bundleName}' is not registered; reconcile bundles first`);
-    if (!bundle.active) throw new BundleInactive(`bundle '${input.bundleName}' is inactive`);
+  return withRetries(() =>
+    db.transaction(async (tx) => {
+      const bundles = await bundleStates(tx, [input.bundleName]);
+      const refused = bundleRefusal(bundles, input.bundleName);
+      if (refused) throw refused;
+      return persistInTransaction(tx, input);
+    }),
+  );
+}
 
-    const previous = await lockParsedFile(tx, input.bundleName, input.relativeFileloc);
-    if (previous.parse_id === input.parseId) {
-      return { outcome: 'duplicate', dags: await currentVersions(tx, dags), rejected: [], warnings: [] };
-    }
-    if (previous.parse_id !== null && new Date(previous.parse_started_at) > new Date(input.parseStartedAt)) {
-      // A newer parse of this file already landed; it answered the priority requests too.
-      await deletePriorityRequests(tx, input);
-      return { outcome: 'superseded', dags: [], rejected: [], warnings: [] };
-    }
+/** One file of a batch: stored whole (its output), or not at all (why). */
+export type PersistOutcome =
+  | { ok: true; result: PersistFileOutput }
+  | { ok: false; error: DomainError | unknown };
 
-    const hashes = new Map(dags.map((d) => [d.dagId, dagHash(d)]));
-    const resultHash = resultHashOf(input, dags, hashes);
-    if (previous.settled && previous.content_hash === input.contentHash && previous.result_hash === resultHash) {
-      const unchanged = await refreshUnchanged(tx, input, dags, previous);
-      if (unchanged) return unchanged;
-    }
-
-    const { accepted, rejected } = await claimOwnership(tx, input, dags);
-    const acceptedIds = accepted.map((d) => d.dagId);
-    const acceptedSet = new Set(acceptedIds);
-    const definedBefore = new Set(previous.dag_ids);
-    const latest = await latestVersions(tx, acceptedIds);
-    const fileUnchanged = previous.content_hash === input.contentHash;
-    const sourceHash = sha256Hex(input.sourceCode);
-    const parsedAt = new Date(input.parseFinishedAt);
-    const hasImportError = input.importError !== null || rejected.length > 0;
-
-    await upsertDags(tx, input, accepted, hasImportError);
-
-    const versions: PersistFileOutput['dags'] = [];
-    const computedWarnings: PersistFileOutput['warnings'] = [];
-    const newVersions: NewVersion[] = [];
-    const staleCode: string[] = [];
-    for (const dag of accepted) {
-      const hash = hashes.get(dag.dagId)!;
-      const last = latest.get(dag.dagId);
-      if (last && last.dag_hash === hash) {
-        if (last.source_code_hash !== sourceHash) staleCode.push(last.id);
-        versions.push({ dagId: dag.dagId, versionNumber: last.version_number, newVersion: false });
-        continue;
-      }
-      const versionNumber = (last?.version_number ?? 0) + 1;
-      newVersions.push({ dag, hash, versionNumber });
-      versions.push({ dagId: dag.dagId, versionNumber, newVersion: true });
-      if (last && fileUnchanged && definedBefore.has(dag.dagId)) {
-        computedWarnings.push({
-          dagId: dag.dagId,
-          warningType: WARNING_TYPE.runtimeVaryingValue,
-          message:
-            `DAG '${dag.dagId}' serialized differently although its file did not change, so every parse makes a ` +
-            `new version (now ${versionNumber}). A value computed at parse time, such as Date.now(), new Date() or ` +
-            `Math.random() in params, defaultArgs or a start date, varies between parses; compute it inside a task instead.`,
-        });
-      }
-    }
-
-    await insertVersions(tx, input, newVersions, sourceHash);
-    await updateDagCode(tx, staleCode, input, sourceHash);
-
-    const warnings = [
-      ...input.warnings.filter((w) => acceptedSet.has(w.dagId)),
-      ...computedWarnings.filter((c) => !input.warnings.some((w) => w.dagId === c.dagId && w.warningType === c.warningType)),
-    ];
-    await tx.execute(sql`
-      update dag set has_import_errors = ${hasImportError}
-      where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}
-        and has_import_errors <> ${hasImportError}`);
-    await replaceWarnings(tx, acceptedIds, warnings);
-    await setImportError(tx, input, rejected, parsedAt);
-    await markDroppedDagsStale(tx, input, acceptedIds, parsedAt);
-
-    await tx.execute(sql`
-      update parsed_file set
-        parse_id = ${input.parseId},
-        parse_started_at = ${input.parseStartedAt}::timestamptz,
-        parse_finished_at = ${input.parseFinishedAt}::timestamptz,
-        content_hash = ${input.contentHash},
-        dag_ids = ${JSON.stringify(acceptedIds)}::jsonb,
-        result_hash = ${resultHash},
-        dag_versions = ${JSON.stringify(Object.fromEntries(versions.map((v) => [v.dagId, v.versionNumber])))}::jsonb,
-        settled = ${rejected.length === 0 && computedWarnings.length === 0}
-      where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}`);
-    await deletePriorityRequests(tx, input);
-    return { outcome: 'applied', dags: versions, rejected, warnings };
+/**
+ * Stores several files' parses, each whole or not at all, answering one outcome per file in
+ * the order given. The batch runs in one transaction (one commit instead of one per file);
+ * should any file fail in it, the transaction is rolled back and every file runs again in its
+ * own transaction, so one file's failure never costs the others their results. A database
+ * outage fails the whole call (nothing or only whole files stored; a retry is safe).
+ */
+export async function persistFiles(db: Db, files: PersistFile[]): Promise<PersistOutcome[]> {
+  const outcomes = new Array<PersistOutcome>(files.length);
+  // Files in one order, whoever sends them, so two batches lock parsed_file rows in the same order.
+  const order = files
+    .map((_, i) => i)
+    .sort((a, b) => compareFiles(files[a]!, files[b]!));
+  const bundles = await bundleStates(db, [...new Set(files.map((f) => f.bundleName))]);
+  const runnable = order.filter((i) => {
+    const refused = bundleRefusal(bundles, files[i]!.bundleName);
+    if (refused) outcomes[i] = { ok: false, error: refused };
+    return !refused;
   });
+  if (runnable.length === 0) return outcomes;
+  try {
+    await withRetries(() =>
+      db.transaction(async (tx) => {
+        for (const i of runnable) outcomes[i] = { ok: true, result: await persistInTransaction(tx, files[i]!) };
+      }),
+    );
+    return outcomes;
+  } catch (error) {
+    if (isDatabaseUnavailable(error)) throw error;
+  }
+  for (const i of runnable) {
+    try {
+      outcomes[i] = { ok: true, result: await persistFile(db, files[i]!) };
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw error;
+      outcomes[i] = { ok: false, error };
+    }
+  }
+  return outcomes;
+}
+
+function compareFiles(a: PersistFile, b: PersistFile): number {
+  const ka = [a.bundleName, a.relativeFileloc, a.parseStartedAt];
+  const kb = [b.bundleName, b.relativeFileloc, b.parseStartedAt];
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+  return 0;
+}
+
+/** Two files sharing dag ids, persisted at once, can deadlock; Postgres aborts one and it runs again. */
+async function withRetries<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= TRANSACTION_ATTEMPTS || !isRetryableTransactionError(error)) throw error;
+    }
+  }
+}
+
+async function bundleStates(db: Db | DbTx, names: string[]): Promise<Map<string, boolean>> {
+  const rows = await queryRows<{ name: string; active: boolean }>(
+    db,
+    sql`select name, active from dag_bundle where name = any(${textArray(names)})`,
+  );
+  return new Map(rows.map((r) => [r.name, r.active]));
+}
+
+function bundleRefusal(bundles: Map<string, boolean>, name: string): DomainError | null {
+  const active = bundles.get(name);
+  if (active === undefined) return new UnknownBundle(`bundle '${name}' is not registered; reconcile bundles first`);
+  if (!active) return new BundleInactive(`bundle '${name}' is inactive`);
+  return null;
+}
+
+/** The body of a persist, inside a transaction the caller holds: a handful of statements per file. */
+async function persistInTransaction(tx: DbTx, input: PersistFile): Promise<PersistFileOutput> {
+  const dags = [...input.dags].sort((a, b) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0));
+  const previous = await lockParsedFile(tx, input.bundleName, input.relativeFileloc);
+  if (previous.parse_id === input.parseId) {
+    return { outcome: 'duplicate', dags: await currentVersions(tx, dags), rejected: [], warnings: [] };
+  }
+  if (previous.parse_id !== null && new Date(previous.parse_started_at) > new Date(input.parseStartedAt)) {
+    // A newer parse of this file already landed; it answered the priority requests too.
+    await deletePriorityRequests(tx, input);
+    return { outcome: 'superseded', dags: [], rejected: [], warnings: [] };
+  }
+
+  const hashes = new Map(dags.map((d) => [d.dagId, dagHash(d)]));
+  const resultHash = resultHashOf(input, dags, hashes);
+  if (previous.settled && previous.content_hash === input.contentHash && previous.result_hash === resultHash) {
+    const unchanged = await refreshUnchanged(tx, input, dags, previous);
+    if (unchanged) return unchanged;
+  }
+
+  const { accepted, rejected, created } = await claimOwnership(tx, input, dags);
+  const acceptedIds = accepted.map((d) => d.dagId);
+  const acceptedSet = new Set(acceptedIds);
+  const definedBefore = new Set(previous.dag_ids);
+  // A DAG row this persist created has no versions yet (they go when the row goes).
+  const latest = await latestVersions(
+    tx,
+    acceptedIds.filter((id) => !created.has(id)),
+  );
+  const fileUnchanged = previous.content_hash === input.contentHash;
+  const sourceHash = sha256Hex(input.sourceCode);
+  const parsedAt = new Date(input.parseFinishedAt);
+  const hasImportError = input.importError !== null || rejected.length > 0;
+
+  await upsertDags(
+    tx,
+    input,
+    accepted.filter((d) => !created.has(d.dagId)),
+    hasImportError,
+  );
+
+  const versions: PersistFileOutput['dags'] = [];
+  const computedWarnings: PersistFileOutput['warnings'] = [];
+  const newVersions: NewVersion[] = [];
+  const staleCode: string[] = [];
+  for (const dag of accepted) {
+    const hash = hashes.get(dag.dagId)!;
+    const last = latest.get(dag.dagId);
+    if (last && last.dag_hash === hash) {
+      if (last.source_code_hash !== sourceHash) staleCode.push(last.id);
+      versions.push({ dagId: dag.dagId, versionNumber: last.version_number, newVersion: false });
+      continue;
+    }
+    const versionNumber = (last?.version_number ?? 0) + 1;
+    newVersions.push({ dag, hash, versionNumber });
+    versions.push({ dagId: dag.dagId, versionNumber, newVersion: true });
+    if (last && fileUnchanged && definedBefore.has(dag.dagId)) {
+      computedWarnings.push({
+        dagId: dag.dagId,
+        warningType: WARNING_TYPE.runtimeVaryingValue,
+        message:
+          `DAG '${dag.dagId}' serialized differently although its file did not change, so every parse makes a ` +
+          `new version (now ${versionNumber}). A value computed at parse time, such as Date.now(), new Date() or ` +
+          `Math.random() in params, defaultArgs or a start date, varies between parses; compute it inside a task instead.`,
+      });
+    }
+  }
+
+  await insertVersions(tx, input, newVersions, sourceHash);
+  await updateDagCode(tx, staleCode, input, sourceHash);
+
+  const warnings = [
+    ...input.warnings.filter((w) => acceptedSet.has(w.dagId)),
+    ...computedWarnings.filter((c) => !input.warnings.some((w) => w.dagId === c.dagId && w.warningType === c.warningType)),
+  ];
+  const parsedFile = sql`
+    update parsed_file set
+      parse_id = ${input.parseId},
+      parse_started_at = ${input.parseStartedAt}::timestamptz,
+      parse_finished_at = ${input.parseFinishedAt}::timestamptz,
+      content_hash = ${input.contentHash},
+      dag_ids = ${JSON.stringify(acceptedIds)}::jsonb,
+      result_hash = ${resultHash},
+      dag_versions = ${JSON.stringify(Object.fromEntries(versions.map((v) => [v.dagId, v.versionNumber])))}::jsonb,
+      settled = ${rejected.length === 0 && computedWarnings.length === 0}
+    where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}`;
+  // The rest of the file's rows in one statement: each part touches rows no other part does.
+  await tx.execute(
+    withParts([
+      fileDagFlags(input, acceptedIds, hasImportError, parsedAt),
+      ...warningParts(acceptedIds, warnings),
+      importErrorPart(input, rejected, parsedAt),
+      parsedFile,
+      priorityRequestsPart(input),
+    ]),
+  );
+  return { outcome: 'applied', dags: versions, rejected, warnings };
+}
+
+/**
+ * Data-modifying statements run as the CTEs of one statement: one round trip. Postgres runs
+ * each to completion on one snapshot, so no part may touch a row another part touches.
+ */
+function withParts(parts: (SQL | null)[]): SQL {
+  const present = parts.filter((p): p is SQL => p !== null);
+  const ctes = present.map((part, i) => sql`${sql.raw(`p${i}`)} as (${part} returning 1)`);
+  return sql`with ${sql.join(ctes, sql`, `)} select 1`;
 }
 
 /** What a parse produced, as far as the stored state goes; equal hashes mean equal rows. */
@@ -166,8 +271,8 @@ function resultHashOf(input: PersistFile, dags: SerializedDag[], hashes: Map<str
 
 /**
  * The steady state: the file and everything it produced are as last stored, so only the parse
- * times move (they drive staleness) — a few statements instead of rewriting every row. If any
- * of the file's DAGs is no longer its own (or stale), the full path runs instead.
+ * times move (they drive staleness): two statements instead of rewriting every row. If any of
+ * the file's DAGs is no longer its own (or stale), the full path runs instead.
  */
 async function refreshUnchanged(
   tx: DbTx,
@@ -187,19 +292,21 @@ async function refreshUnchanged(
     if (touched.length !== ids.length) return null;
   }
   const parsedAt = new Date(input.parseFinishedAt);
-  await markDroppedDagsStale(tx, input, ids, parsedAt);
-  if (input.importError) {
-    await tx.execute(sql`
-      update import_error set timestamp = ${input.parseFinishedAt}::timestamptz
-      where bundle_name = ${input.bundleName} and filename = ${input.relativeFileloc}`);
-  }
-  await tx.execute(sql`
-    update parsed_file set
-      parse_id = ${input.parseId},
-      parse_started_at = ${input.parseStartedAt}::timestamptz,
-      parse_finished_at = ${input.parseFinishedAt}::timestamptz
-    where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}`);
-  await deletePriorityRequests(tx, input);
+  await tx.execute(
+    withParts([
+      droppedDagsStale(input, ids, parsedAt),
+      input.importError
+        ? sql`update import_error set timestamp = ${input.parseFinishedAt}::timestamptz
+              where bundle_name = ${input.bundleName} and filename = ${input.relativeFileloc}`
+        : null,
+      sql`update parsed_file set
+            parse_id = ${input.parseId},
+            parse_started_at = ${input.parseStartedAt}::timestamptz,
+            parse_finished_at = ${input.parseFinishedAt}::timestamptz
+          where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}`,
+      priorityRequestsPart(input),
+    ]),
+  );
   const versions = previous.dag_versions ?? {};
   return {
     outcome: 'applied',
@@ -209,41 +316,79 @@ async function refreshUnchanged(
   };
 }
 
+/** Creates the file's parsed_file row if needed and locks it, in one statement; answers the last accepted parse. */
 async function lockParsedFile(tx: DbTx, bundleName: string, relativeFileloc: string): Promise<ParsedFileRow> {
-  await tx.execute(sql`
-    insert into parsed_file (bundle_name, relative_fileloc, parse_started_at, parse_finished_at)
-    values (${bundleName}, ${relativeFileloc}, to_timestamp(0), to_timestamp(0))
-    on conflict do nothing`);
+  // The no-op update makes ON CONFLICT lock the existing row and return it as it is.
   const [row] = await queryRows<ParsedFileRow>(
     tx,
-    sql`select parse_id, parse_started_at, content_hash, dag_ids, result_hash, dag_versions, settled from parsed_file
-        where bundle_name = ${bundleName} and relative_fileloc = ${relativeFileloc} for update`,
+    sql`insert into parsed_file (bundle_name, relative_fileloc, parse_started_at, parse_finished_at)
+        values (${bundleName}, ${relativeFileloc}, to_timestamp(0), to_timestamp(0))
+        on conflict (bundle_name, relative_fileloc) do update set bundle_name = excluded.bundle_name
+        returning parse_id, parse_started_at, content_hash, dag_ids, result_hash, dag_versions, settled`,
   );
   return row!;
 }
 
+function ownersOf(dag: SerializedDag): string | null {
+  const owners = new Set<string>();
+  for (const task of dag.tasks) if (task.owner) owners.add(task.owner);
+  return owners.size ? [...owners].sort().join(', ') : null;
+}
+
+/** The dag table's descriptive columns of each DAG, as recordset rows. */
+function dagRows(dags: SerializedDag[]) {
+  return dags.map((d) => ({
+    dag_id: d.dagId,
+    description: d.description,
+    timetable_summary: d.schedule,
+    tags: d.tags,
+    owners: ownersOf(d),
+  }));
+}
+const DAG_ROW_COLUMNS = sql`dag_id text, description text, timetable_summary text, tags jsonb, owners text`;
+
 /**
  * DESIGN.md's ownership rule: a dag id stays with the live file that defined it first. Another
  * file takes it over only once the owner's last parse no longer defined it, or the owner is
- * gone (its DAG stale). Rows are created or locked in dag-id order so concurrent persists of
- * two files sharing ids cannot deadlock.
+ * gone (its DAG stale). New ids become this file's at once, inserted whole (so a first persist
+ * needs no update of them); existing ones are locked. Rows are created or locked in dag-id
+ * order so concurrent persists of two files sharing ids cannot deadlock.
  */
 async function claimOwnership(tx: DbTx, input: PersistFile, dags: SerializedDag[]) {
   const rejected: PersistFileOutput['rejected'] = [];
-  if (dags.length === 0) return { accepted: [] as SerializedDag[], rejected };
+  const created = new Set<string>();
+  if (dags.length === 0) return { accepted: [] as SerializedDag[], rejected, created };
   const ids = dags.map((d) => d.dagId);
-  // New ids become this file's at once; the insert also waits out a concurrent creator.
-  await tx.execute(sql`
-    insert into dag (dag_id, bundle_name, relative_fileloc, last_parsed_time)
-    select r.dag_id, ${input.bundleName}, ${input.relativeFileloc}, ${input.parseFinishedAt}::timestamptz
-    from ${recordset(ids.map((dag_id) => ({ dag_id })), sql`dag_id text`)}
-    order by r.dag_id
-    on conflict (dag_id) do nothing`);
-  const existing = await queryRows<ExistingDag>(
+  // The insert also waits out a concurrent creator. The locking select runs on the statement's
+  // snapshot, so it sees neither the rows inserted here nor a row another transaction
+  // committed meanwhile; the second kind is looked up again below.
+  const [claimed] = await queryRows<{ created: string[]; existing: ExistingDag[] }>(
     tx,
-    sql`select dag_id, bundle_name, relative_fileloc, is_stale from dag
-        where dag_id = any(${textArray(ids)}) order by dag_id for update`,
+    sql`with ins as (
+          insert into dag (dag_id, bundle_name, relative_fileloc, bundle_version, last_parsed_time,
+                           description, timetable_summary, tags, owners, has_import_errors)
+          select r.dag_id, ${input.bundleName}, ${input.relativeFileloc}, ${input.bundleVersion},
+                 ${input.parseFinishedAt}::timestamptz, r.description, r.timetable_summary, r.tags, r.owners,
+                 ${input.importError !== null}
+          from ${recordset(dagRows(dags), DAG_ROW_COLUMNS)}
+          order by r.dag_id
+          on conflict (dag_id) do nothing
+          returning dag_id),
+        locked as (
+          select dag_id, bundle_name, relative_fileloc, is_stale from dag
+          where dag_id = any(${textArray(ids)}) order by dag_id for update)
+        select (select coalesce(jsonb_agg(dag_id), '[]'::jsonb) from ins) as created,
+               (select coalesce(jsonb_agg(to_jsonb(locked)), '[]'::jsonb) from locked) as existing`,
   );
+  for (const id of claimed!.created) created.add(id);
+  let existing = claimed!.existing;
+  if (created.size + existing.length < ids.length) {
+    existing = await queryRows<ExistingDag>(
+      tx,
+      sql`select dag_id, bundle_name, relative_fileloc, is_stale from dag
+          where dag_id = any(${textArray(ids.filter((id) => !created.has(id)))}) order by dag_id for update`,
+    );
+  }
   const elsewhere = existing.filter(
     (d) => !d.is_stale && (d.bundle_name !== input.bundleName || d.relative_fileloc !== input.relativeFileloc),
   );
@@ -258,20 +403,18 @@ async function claimOwnership(tx: DbTx, input: PersistFile, dags: SerializedDag[
             )} on pf.bundle_name = r.b and pf.relative_fileloc = r.f`,
       )
     : [];
-  const ownerStillDefines = (d: ExistingDag) =>
-    ownerFiles.some(
-      (o) => o.bundle_name === d.bundle_name && o.relative_fileloc === d.relative_fileloc && o.dag_ids.includes(d.dag_id),
-    );
+  const stillDefined = new Set(ownerFiles.flatMap((o) => o.dag_ids.map((id) => `${o.bundle_name}\u0000${o.relative_fileloc}\u0000${id}`)));
+  const owners = new Map(elsewhere.map((d) => [d.dag_id, d]));
   const accepted: SerializedDag[] = [];
   for (const dag of dags) {
-    const owner = elsewhere.find((d) => d.dag_id === dag.dagId);
-    if (owner && ownerStillDefines(owner)) {
+    const owner = owners.get(dag.dagId);
+    if (owner && stillDefined.has(`${owner.bundle_name}\u0000${owner.relative_fileloc}\u0000${owner.dag_id}`)) {
       rejected.push({ dagId: dag.dagId, ownerBundle: owner.bundle_name, ownerFileloc: owner.relative_fileloc });
     } else {
       accepted.push(dag);
     }
   }
-  return { accepted, rejected };
+  return { accepted, rejected, created };
 }
 
 async function latestVersions(tx: DbTx, dagIds: string[]): Promise<Map<string, LatestVersion>> {
@@ -296,21 +439,9 @@ async function currentVersions(tx: DbTx, dags: SerializedDag[]): Promise<Persist
   return [...latest.values()].map((v) => ({ dagId: v.dag_id, versionNumber: v.version_number, newVersion: false }));
 }
 
-function ownersOf(dag: SerializedDag): string | null {
-  const owners = new Set<string>();
-  for (const task of dag.tasks) if (task.owner) owners.add(task.owner);
-  return owners.size ? [...owners].sort().join(', ') : null;
-}
-
+/** DAG rows that existed before this persist: they follow the file (a move) and take its latest description. */
 async function upsertDags(tx: DbTx, input: PersistFile, accepted: SerializedDag[], hasImportError: boolean) {
   if (accepted.length === 0) return;
-  const rows = accepted.map((d) => ({
-    dag_id: d.dagId,
-    description: d.description,
-    timetable_summary: d.schedule,
-    tags: d.tags,
-    owners: ownersOf(d),
-  }));
   await tx.execute(sql`
     update dag set
       bundle_name = ${input.bundleName},
@@ -323,7 +454,7 @@ async function upsertDags(tx: DbTx, input: PersistFile, accepted: SerializedDag[
       tags = r.tags,
       owners = r.owners,
       has_import_errors = ${hasImportError}
-    from ${recordset(rows, sql`dag_id text, description text, timetable_summary text, tags jsonb, owners text`)}
+    from ${recordset(dagRows(accepted), DAG_ROW_COLUMNS)}
     where dag.dag_id = r.dag_id`);
 }
 
@@ -333,7 +464,10 @@ interface NewVersion {
   versionNumber: number;
 }
 
-/** One statement per table however many DAGs changed: a file may define thousands. */
+/**
+ * One statement however many DAGs changed (a file may define thousands): the version, its
+ * serialized DAG and its code are CTEs of one insert; foreign keys are checked at its end.
+ */
 async function insertVersions(tx: DbTx, input: PersistFile, versions: NewVersion[], sourceHash: string) {
   if (versions.length === 0) return;
   const rows = versions.map((v) => ({
@@ -345,19 +479,21 @@ async function insertVersions(tx: DbTx, input: PersistFile, versions: NewVersion
     data: v.dag,
     dag_hash: v.hash,
   }));
-  const columns = sql`version_id uuid, serialized_id uuid, code_id uuid, dag_id text, version_number int, data jsonb, dag_hash text`;
   await tx.execute(sql`
-    insert into dag_version (id, dag_id, version_number, bundle_name, bundle_version)
-    select r.version_id, r.dag_id, r.version_number, ${input.bundleName}, ${input.bundleVersion}
-    from ${recordset(rows, columns)}`);
-  await tx.execute(sql`
-    insert into serialized_dag (id, dag_version_id, dag_id, data, dag_hash)
-    select r.serialized_id, r.version_id, r.dag_id, r.data, r.dag_hash
-    from ${recordset(rows, columns)}`);
-  await tx.execute(sql`
+    with r as (
+      select * from ${recordset(rows, sql`version_id uuid, serialized_id uuid, code_id uuid, dag_id text, version_number int, data jsonb, dag_hash text`)}
+    ),
+    v as (
+      insert into dag_version (id, dag_id, version_number, bundle_name, bundle_version)
+      select r.version_id, r.dag_id, r.version_number, ${input.bundleName}, ${input.bundleVersion} from r
+    ),
+    s as (
+      insert into serialized_dag (id, dag_version_id, dag_id, data, dag_hash)
+      select r.serialized_id, r.version_id, r.dag_id, r.data, r.dag_hash from r
+    )
     insert into dag_code (id, dag_version_id, dag_id, bundle_name, relative_fileloc, source_code, source_code_hash)
     select r.code_id, r.version_id, r.dag_id, ${input.bundleName}, ${input.relativeFileloc}, ${input.sourceCode}, ${sourceHash}
-    from ${recordset(rows.map(({ data: _data, ...rest }) => rest), columns)}`);
+    from r`);
 }
 
 /** The file changed (a comment, say) without changing these DAGs: keep their versions, refresh their code. */
@@ -369,19 +505,24 @@ async function updateDagCode(tx: DbTx, versionIds: string[], input: PersistFile,
     where dag_version_id in (select (jsonb_array_elements_text(${JSON.stringify(versionIds)}::jsonb))::uuid)`);
 }
 
-async function replaceWarnings(tx: DbTx, dagIds: string[], warnings: PersistFileOutput['warnings']) {
-  if (dagIds.length === 0) return;
-  await tx.execute(sql`delete from dag_warning where dag_id = any(${textArray(dagIds)})`);
-  if (warnings.length === 0) return;
+/** The file's DAGs' warnings become exactly `warnings`: others deleted, these upserted (disjoint rows). */
+function warningParts(dagIds: string[], warnings: PersistFileOutput['warnings']): (SQL | null)[] {
+  if (dagIds.length === 0) return [];
   const rows = warnings.map((w) => ({ dag_id: w.dagId, warning_type: w.warningType, message: w.message }));
-  await tx.execute(sql`
-    insert into dag_warning (dag_id, warning_type, message)
-    select r.dag_id, r.warning_type, r.message
-    from ${recordset(rows, sql`dag_id text, warning_type text, message text`)}
-    on conflict (dag_id, warning_type) do update set message = excluded.message, timestamp = now()`);
+  const kept = recordset(rows, sql`dag_id text, warning_type text, message text`);
+  return [
+    sql`delete from dag_warning
+        where dag_id = any(${textArray(dagIds)})
+          and (dag_id, warning_type) not in (select r.dag_id, r.warning_type from ${kept})`,
+    rows.length === 0
+      ? null
+      : sql`insert into dag_warning (dag_id, warning_type, message)
+            select r.dag_id, r.warning_type, r.message from ${kept}
+            on conflict (dag_id, warning_type) do update set message = excluded.message, timestamp = now()`,
+  ];
 }
 
-async function setImportError(tx: DbTx, input: PersistFile, rejected: PersistFileOutput['rejected'], at: Date) {
+function importErrorPart(input: PersistFile, rejected: PersistFileOutput['rejected'], at: Date): SQL {
   const parts: string[] = [];
   if (input.importError) parts.push(input.importError.stacktrace);
   for (const r of rejected) {
@@ -389,34 +530,48 @@ async function setImportError(tx: DbTx, input: PersistFile, rejected: PersistFil
     parts.push(`DagIdConflict: dag id '${r.dagId}' is already defined by ${owner}; this file's definition was ignored`);
   }
   if (parts.length === 0) {
-    await tx.execute(sql`
-      delete from import_error where bundle_name = ${input.bundleName} and filename = ${input.relativeFileloc}`);
-    return;
+    return sql`delete from import_error where bundle_name = ${input.bundleName} and filename = ${input.relativeFileloc}`;
   }
-  await tx.execute(sql`
+  return sql`
     insert into import_error (bundle_name, filename, stacktrace, timestamp)
     values (${input.bundleName}, ${input.relativeFileloc}, ${parts.join('\n\n')}, ${at.toISOString()}::timestamptz)
-    on conflict (bundle_name, filename) do update set stacktrace = excluded.stacktrace, timestamp = excluded.timestamp`);
+    on conflict (bundle_name, filename) do update set stacktrace = excluded.stacktrace, timestamp = excluded.timestamp`;
 }
 
 /**
  * DAGs this file defined before but not now go stale once the file is parsed more than the
  * threshold after the DAG's last parse (Airflow's rule); until then a later sweep may catch them.
  */
-async function markDroppedDagsStale(tx: DbTx, input: PersistFile, acceptedIds: string[], parsedAt: Date) {
-  await tx.execute(sql`
-    update dag set is_stale = true
-    where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}
-      and not is_stale
+function droppedCondition(input: PersistFile, acceptedIds: string[], parsedAt: Date): SQL {
+  return sql`(not is_stale
       and dag_id not in ${textList(acceptedIds)}
-      and last_parsed_time < ${parsedAt.toISOString()}::timestamptz - make_interval(secs => ${input.staleDagThreshold})`);
+      and last_parsed_time < ${parsedAt.toISOString()}::timestamptz - make_interval(secs => ${input.staleDagThreshold}))`;
+}
+
+function droppedDagsStale(input: PersistFile, acceptedIds: string[], parsedAt: Date): SQL {
+  return sql`update dag set is_stale = true
+    where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}
+      and ${droppedCondition(input, acceptedIds, parsedAt)}`;
+}
+
+/** The file's DAG rows in one update: the import-error flag on all of them, staleness on the dropped ones. */
+function fileDagFlags(input: PersistFile, acceptedIds: string[], hasImportError: boolean, parsedAt: Date): SQL {
+  const dropped = droppedCondition(input, acceptedIds, parsedAt);
+  return sql`update dag set
+      has_import_errors = ${hasImportError},
+      is_stale = is_stale or ${dropped}
+    where bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}
+      and (has_import_errors <> ${hasImportError} or ${dropped})`;
+}
+
+function priorityRequestsPart(input: PersistFile): SQL | null {
+  if (input.priorityRequestIds.length === 0) return null;
+  return sql`delete from dag_priority_parsing_request
+    where id = any(${bigintArray(input.priorityRequestIds)})
+      and bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}`;
 }
 
 async function deletePriorityRequests(tx: DbTx, input: PersistFile) {
-  if (input.priorityRequestIds.length === 0) return;
-  await tx.execute(sql`
-    delete from dag_priority_parsing_request
-    where id = any(${bigintArray(input.priorityRequestIds)})
-      and bundle_name = ${input.bundleName} and relative_fileloc = ${input.relativeFileloc}`);
+  const part = priorityRequestsPart(input);
+  if (part) await tx.execute(part);
 }
-
