@@ -115,11 +115,11 @@ export async function persistFiles(db: Db, files: PersistFile[]): Promise<Persis
   return outcomes;
 }
 
+/** By file; two parses of one file newest first, so the older is `superseded` rather than applied and overwritten. */
 function compareFiles(a: PersistFile, b: PersistFile): number {
-  const ka = [a.bundleName, a.relativeFileloc, a.parseStartedAt];
-  const kb = [b.bundleName, b.relativeFileloc, b.parseStartedAt];
-  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
-  return 0;
+  if (a.bundleName !== b.bundleName) return a.bundleName < b.bundleName ? -1 : 1;
+  if (a.relativeFileloc !== b.relativeFileloc) return a.relativeFileloc < b.relativeFileloc ? -1 : 1;
+  return Date.parse(b.parseStartedAt) - Date.parse(a.parseStartedAt);
 }
 
 /** Two files sharing dag ids, persisted at once, can deadlock; Postgres aborts one and it runs again. */

@@ -1,0 +1,202 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PERSIST_BATCH_MAX_FILES, type PersistFileInput } from '@dagproc/shared';
+import { persistInputOf, serializedDagOf } from '@dagproc/shared/testing';
+import { startTestServer, type TestServer } from '../testing/server.ts';
+import { rows } from '../testing/sql.ts';
+
+/** parsing.persistMany: several files in one request, each stored whole or not at all. */
+
+let ts: TestServer;
+let token: string;
+let api: ReturnType<TestServer['client']>;
+let seq = 0;
+let bundle: string;
+const db = () => ts.testDb.database.db;
+
+beforeAll(async () => {
+  ts = await startTestServer();
+  token = await ts.processorToken();
+  api = ts.client(token);
+});
+afterAll(() => ts.close());
+beforeEach(async () => {
+  bundle = `pm${++seq}`;
+  await api.bundles.reconcile.mutate({ group: bundle, bundles: [{ name: bundle, kind: 'local' }] });
+});
+
+const fileOf = (file: string, dagIds: string[], o: Partial<PersistFileInput> = {}) =>
+  persistInputOf(
+    file,
+    dagIds.map((id) => serializedDagOf(id)),
+    { bundleName: bundle, ...o },
+  );
+const liveDags = async (b = bundle) =>
+  (await rows(db(), 'select dag_id from dag where bundle_name = $1 and not is_stale order by dag_id', [b])).map((r) => r.dag_id);
+const versionCount = async () =>
+  Number((await rows(db(), 'select count(*)::int as n from dag_version where bundle_name = $1', [bundle]))[0]!.n);
+
+describe('parsing.persistMany: happy path', () => {
+  it("stores every file's DAGs and versions, answering one outcome per file in the order sent", async () => {
+    const files = ['c.ts', 'a.ts', 'b.ts'].map((f) => fileOf(f, [`${bundle}_${f[0]}`]));
+    const { results } = await api.parsing.persistMany.mutate({ files });
+    expect(results).toEqual(
+      ['c', 'a', 'b'].map((x) => ({
+        ok: true,
+        outcome: 'applied',
+        dags: [{ dagId: `${bundle}_${x}`, versionNumber: 1, newVersion: true }],
+        rejected: [],
+        warnings: [],
+      })),
+    );
+    expect(await liveDags()).toEqual([`${bundle}_a`, `${bundle}_b`, `${bundle}_c`]);
+    const [code] = await rows(db(), 'select relative_fileloc, source_code from dag_code where dag_id = $1', [`${bundle}_a`]);
+    expect(code).toMatchObject({ relative_fileloc: 'a.ts', source_code: files[1]!.sourceCode });
+  });
+
+  it('a retried batch is a no-op: every file answers duplicate and no version is added', async () => {
+    const files = ['x.ts', 'y.ts'].map((f) => fileOf(f, [`${bundle}_${f[0]}`]));
+    await api.parsing.persistMany.mutate({ files });
+    const again = await api.parsing.persistMany.mutate({ files });
+    expect(again.results.map((r) => r.ok && r.outcome)).toEqual(['duplicate', 'duplicate']);
+    expect(await versionCount()).toBe(2);
+  });
+
+  it('unchanged files re-sent in a batch keep their versions and get fresh parse times', async () => {
+    const t0 = Date.UTC(2026, 0, 1);
+    const at = (s: number) => ({ parseStartedAt: new Date(t0 + s * 1000).toISOString(), parseFinishedAt: new Date(t0 + s * 1000).toISOString() });
+    const files = (s: number) => ['s1.ts', 's2.ts'].map((f) => fileOf(f, [`${bundle}_${f.slice(0, 2)}`], { sourceCode: `// ${f}\n`, ...at(s) }));
+    await api.parsing.persistMany.mutate({ files: files(0) });
+    const again = await api.parsing.persistMany.mutate({ files: files(30) });
+    expect(again.results.map((r) => r.ok && r.dags)).toEqual([
+      [{ dagId: `${bundle}_s1`, versionNumber: 1, newVersion: false }],
+      [{ dagId: `${bundle}_s2`, versionNumber: 1, newVersion: false }],
+    ]);
+    const times = await rows(db(), 'select last_parsed_time from dag where bundle_name = $1', [bundle]);
+    expect(times.map((r) => new Date(r.last_parsed_time).toISOString())).toEqual([at(30).parseFinishedAt, at(30).parseFinishedAt]);
+  });
+});
+
+describe('parsing.persistMany: one file failing costs the others nothing', () => {
+  it('a file with bad input gets a 400 outcome naming its field; the others are stored', async () => {
+    const bad = { ...fileOf('bad.ts', []), dags: [{ ...serializedDagOf(`${bundle}_bad`), tasks: [{ taskId: 'bad id!', upstream: [], retries: 0 }] }] };
+    const { results } = await api.parsing.persistMany.mutate({ files: [fileOf('good1.ts', [`${bundle}_g1`]), bad as never, fileOf('good2.ts', [`${bundle}_g2`])] });
+    expect(results[1]).toEqual({ ok: false, error: { code: 'BAD_REQUEST', httpStatus: 400, message: expect.stringContaining('input.files[1].dags[0].tasks[0]') } });
+    expect(results.filter((r) => r.ok)).toHaveLength(2);
+    expect(await liveDags()).toEqual([`${bundle}_g1`, `${bundle}_g2`]);
+  });
+
+  it('a file defining a DAG another file owns is stored with an import error; the others are stored as usual', async () => {
+    await api.parsing.persistMany.mutate({ files: [fileOf('owner.ts', [`${bundle}_owned`])] });
+    const { results } = await api.parsing.persistMany.mutate({
+      files: [fileOf('thief.ts', [`${bundle}_owned`, `${bundle}_mine`]), fileOf('other.ts', [`${bundle}_other`])],
+    });
+    expect(results[0]).toMatchObject({ ok: true, outcome: 'applied', rejected: [{ dagId: `${bundle}_owned`, ownerFileloc: 'owner.ts' }] });
+    expect(results[1]).toMatchObject({ ok: true, outcome: 'applied', rejected: [] });
+    const [owner] = await rows(db(), 'select relative_fileloc from dag where dag_id = $1', [`${bundle}_owned`]);
+    expect(owner!.relative_fileloc).toBe('owner.ts');
+    expect(await liveDags()).toEqual([`${bundle}_mine`, `${bundle}_other`, `${bundle}_owned`]);
+    const errors = await rows(db(), 'select filename from import_error where bundle_name = $1', [bundle]);
+    expect(errors).toEqual([{ filename: 'thief.ts' }]);
+  });
+
+  it("a file of a bundle the token does not cover gets a 403 outcome; the token's own bundles are stored", async () => {
+    const other = `${bundle}-other`;
+    await api.bundles.reconcile.mutate({ group: other, bundles: [{ name: other, kind: 'local' }] });
+    const limited = ts.client(await ts.processorToken({ bundles: [bundle] }));
+    const { results } = await limited.parsing.persistMany.mutate({
+      files: [fileOf('mine.ts', [`${bundle}_mine`]), fileOf('theirs.ts', [`${bundle}_theirs`], { bundleName: other })],
+    });
+    expect(results[1]).toEqual({ ok: false, error: { code: 'FORBIDDEN', httpStatus: 403, message: `this token may not access bundle '${other}'` } });
+    expect(await liveDags()).toEqual([`${bundle}_mine`]);
+    expect(await liveDags(other)).toEqual([]);
+  });
+
+  it('a file of an unregistered bundle gets a 412 outcome; the others are stored', async () => {
+    const { results } = await api.parsing.persistMany.mutate({
+      files: [fileOf('ghost.ts', [`${bundle}_ghost`], { bundleName: 'never-registered' }), fileOf('real.ts', [`${bundle}_real`])],
+    });
+    expect(results[0]).toMatchObject({ ok: false, error: { httpStatus: 412, message: expect.stringContaining("bundle 'never-registered' is not registered") } });
+    expect(results[1]).toMatchObject({ ok: true, outcome: 'applied' });
+    expect(await liveDags()).toEqual([`${bundle}_real`]);
+  });
+
+  it('a file the database refuses midway is rolled back alone: a 500 outcome for it, the others stored whole', async () => {
+    // A database-side failure no input check foresees, for one file only.
+    await rows(
+      db(),
+      `create or replace function refuse_${bundle}() returns trigger language plpgsql as $f$
+       begin raise exception 'refused by test trigger'; end $f$`,
+    );
+    await rows(
+      db(),
+      `create trigger refuse_${bundle} before insert on dag_code for each row
+       when (new.bundle_name = '${bundle}' and new.relative_fileloc = 'doomed.ts') execute function refuse_${bundle}()`,
+    );
+    try {
+      const { results } = await api.parsing.persistMany.mutate({
+        files: [fileOf('before.ts', [`${bundle}_before`]), fileOf('doomed.ts', [`${bundle}_doomed`]), fileOf('after.ts', [`${bundle}_after`])],
+      });
+      expect(results.map((r) => (r.ok ? r.outcome : r.error.httpStatus))).toEqual(['applied', 500, 'applied']);
+      expect(await liveDags()).toEqual([`${bundle}_after`, `${bundle}_before`]);
+      // Nothing of the doomed file: no DAG row, no parse recorded (so its retry is not a "duplicate").
+      expect(await rows(db(), 'select * from parsed_file where bundle_name = $1 and relative_fileloc = $2', [bundle, 'doomed.ts'])).toEqual([]);
+      expect(await versionCount()).toBe(2);
+    } finally {
+      await rows(db(), `drop trigger refuse_${bundle} on dag_code`);
+    }
+  });
+});
+
+describe('parsing.persistMany: ordering', () => {
+  const parseAt = (seconds: number) => ({
+    parseStartedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, seconds)).toISOString(),
+    parseFinishedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, seconds + 1)).toISOString(),
+  });
+  const described = (description: string, seconds: number) =>
+    persistInputOf('race.ts', [serializedDagOf(`${bundle}_race`, { description })], { bundleName: bundle, ...parseAt(seconds) });
+
+  it('an older parse of a file after a newer one in the same batch is superseded, and makes no version', async () => {
+    const { results } = await api.parsing.persistMany.mutate({ files: [described('newer', 20), described('older', 10)] });
+    expect(results.map((r) => r.ok && r.outcome)).toEqual(['applied', 'superseded']);
+    const [row] = await rows(db(), 'select description from dag where dag_id = $1', [`${bundle}_race`]);
+    expect(row!.description).toBe('newer');
+    expect(await versionCount()).toBe(1);
+  });
+
+  it('an older parse of a file in a later batch is superseded', async () => {
+    await api.parsing.persistMany.mutate({ files: [described('newer', 20), fileOf('x.ts', [`${bundle}_x`])] });
+    const { results } = await api.parsing.persistMany.mutate({ files: [fileOf('y.ts', [`${bundle}_y`]), described('older', 10)] });
+    expect(results.map((r) => r.ok && r.outcome)).toEqual(['applied', 'superseded']);
+    const [row] = await rows(db(), 'select description from dag where dag_id = $1', [`${bundle}_race`]);
+    expect(row!.description).toBe('newer');
+  });
+});
+
+describe('parsing.persistMany: the batch itself', () => {
+  it.each([
+    ['no files', () => ({ files: [] }), 'input.files: a batch holds at least one file result'],
+    [
+      'more files than a batch holds',
+      () => ({ files: Array.from({ length: PERSIST_BATCH_MAX_FILES + 1 }, (_, i) => fileOf(`f${i}.ts`, [])) }),
+      `input.files: a batch holds at most ${PERSIST_BATCH_MAX_FILES} file results`,
+    ],
+    [
+      'more DAGs across its files than a batch holds',
+      () => ({ files: [0, 1].map((f) => fileOf(`big${f}.ts`, Array.from({ length: 5_001 }, (_, i) => `${bundle}_${f}_${i}`))) }),
+      'input.files: a batch holds at most 10000 DAGs',
+    ],
+    ['an entry that is not a file result', () => ({ files: ['a.ts'] }), 'input.files[0]: each entry of files'],
+    ['an unknown field', () => ({ files: [fileOf('a.ts', [])], extra: 1 }), 'extra'],
+  ])('%s is a 400 naming it, and nothing is stored', async (_name, body, message) => {
+    const res = await ts.mutate('parsing.persistMany', body(), token);
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain(message);
+    expect(await rows(db(), 'select * from parsed_file where bundle_name = $1', [bundle])).toEqual([]);
+  });
+
+  it('a batch without a token is a 401 and stores nothing', async () => {
+    const res = await ts.mutate('parsing.persistMany', { files: [fileOf('a.ts', [`${bundle}_a`])] });
+    expect(res.status).toBe(401);
+    expect(await liveDags()).toEqual([]);
+  });
+});
