@@ -76,6 +76,39 @@ describe('parsing.persistMany: happy path', () => {
   });
 });
 
+describe('parsing.persistMany: unchanged files (the steady state, refreshed for the whole batch at once)', () => {
+  const t0 = Date.UTC(2026, 0, 1);
+  const at = (s: number) => ({ parseStartedAt: new Date(t0 + s * 1000).toISOString(), parseFinishedAt: new Date(t0 + s * 1000).toISOString() });
+
+  it('moves the import error time of an unchanged broken file and deletes the priority requests an unchanged file answers', async () => {
+    const broken = (s: number) => fileOf('broken.ts', [], { sourceCode: '// broken\n', importError: { stacktrace: 'Error: boom' }, ...at(s) });
+    const fine = (s: number, priorityRequestIds: number[] = []) => fileOf('fine.ts', [`${bundle}_fine`], { sourceCode: '// fine\n', priorityRequestIds, ...at(s) });
+    await api.parsing.persistMany.mutate({ files: [broken(0), fine(0)] });
+    const [req] = await rows(db(), 'insert into dag_priority_parsing_request (bundle_name, relative_fileloc) values ($1, $2) returning id', [bundle, 'fine.ts']);
+    const second = [broken(30), fine(30, [Number(req!.id)])];
+    const { results } = await api.parsing.persistMany.mutate({ files: second });
+    expect(results.map((r) => r.ok && r.outcome)).toEqual(['applied', 'applied']);
+    const [error] = await rows(db(), 'select timestamp from import_error where bundle_name = $1 and filename = $2', [bundle, 'broken.ts']);
+    expect(new Date(error!.timestamp).toISOString()).toBe(at(30).parseFinishedAt);
+    expect(await rows(db(), 'select * from dag_priority_parsing_request where bundle_name = $1', [bundle])).toEqual([]);
+    const parsed = await rows(db(), 'select parse_id from parsed_file where bundle_name = $1 order by relative_fileloc', [bundle]);
+    expect(parsed.map((p) => p.parse_id)).toEqual(second.map((f) => f.parseId));
+  });
+
+  it("a file whose DAG was moved away behind its back takes the full path and gets it back; the batch's other unchanged files are refreshed", async () => {
+    const file = (name: string, s: number) => fileOf(name, [`${bundle}_${name.slice(0, 4)}`], { sourceCode: `// ${name}\n`, ...at(s) });
+    await api.parsing.persistMany.mutate({ files: [file('home.ts', 0), file('calm.ts', 0)] });
+    await rows(db(), "update dag set relative_fileloc = 'elsewhere.ts' where dag_id = $1", [`${bundle}_home`]);
+    const { results } = await api.parsing.persistMany.mutate({ files: [file('home.ts', 30), file('calm.ts', 30)] });
+    expect(results.map((r) => r.ok && r.outcome)).toEqual(['applied', 'applied']);
+    const dags = await rows(db(), 'select dag_id, relative_fileloc, last_parsed_time from dag where bundle_name = $1 order by dag_id', [bundle]);
+    expect(dags.map((d) => [d.dag_id, d.relative_fileloc, new Date(d.last_parsed_time).toISOString()])).toEqual([
+      [`${bundle}_calm`, 'calm.ts', at(30).parseFinishedAt],
+      [`${bundle}_home`, 'home.ts', at(30).parseFinishedAt],
+    ]);
+  });
+});
+
 describe('parsing.persistMany: one file failing costs the others nothing', () => {
   it('a file with bad input gets a 400 outcome naming its field; the others are stored', async () => {
     const bad = { ...fileOf('bad.ts', []), dags: [{ ...serializedDagOf(`${bundle}_bad`), tasks: [{ taskId: 'bad id!', upstream: [], retries: 0 }] }] };

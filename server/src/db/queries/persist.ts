@@ -97,7 +97,11 @@ export async function persistFiles(db: Db, files: PersistFile[]): Promise<Persis
   try {
     await withRetries(() =>
       db.transaction(async (tx) => {
-        for (const i of runnable) outcomes[i] = { ok: true, result: await persistInTransaction(tx, files[i]!) };
+        const results = await persistBatchInTransaction(
+          tx,
+          runnable.map((i) => files[i]!),
+        );
+        results.forEach((result, k) => (outcomes[runnable[k]!] = { ok: true, result }));
       }),
     );
     return outcomes;
@@ -148,10 +152,155 @@ function bundleRefusal(bundles: Map<string, boolean>, name: string): DomainError
   return null;
 }
 
-/** The body of a persist, inside a transaction the caller holds: a handful of statements per file. */
-async function persistInTransaction(tx: DbTx, input: PersistFile): Promise<PersistFileOutput> {
-  const dags = [...input.dags].sort((a, b) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0));
-  const previous = await lockParsedFile(tx, input.bundleName, input.relativeFileloc);
+const fileKey = (f: { bundleName: string; relativeFileloc: string }) => `${f.bundleName}\u0000${f.relativeFileloc}`;
+const byDagId = (a: SerializedDag, b: SerializedDag) => (a.dagId < b.dagId ? -1 : a.dagId > b.dagId ? 1 : 0);
+
+/**
+ * A batch's files inside one transaction, answering in the order given. Set-based where the
+ * files allow it: every file's parsed_file row is created and locked by one statement, and
+ * every unchanged file (the steady state) is refreshed by two statements for the whole batch;
+ * the rest go one by one. A file sent twice in a batch goes one by one (its second parse must
+ * see the first).
+ */
+async function persistBatchInTransaction(tx: DbTx, files: PersistFile[]): Promise<PersistFileOutput[]> {
+  const results = new Array<PersistFileOutput>(files.length);
+  const seen = new Map<string, number>();
+  for (const f of files) seen.set(fileKey(f), (seen.get(fileKey(f)) ?? 0) + 1);
+  const locked = await lockParsedFiles(
+    tx,
+    files.filter((f) => seen.get(fileKey(f)) === 1),
+  );
+  const unchanged: UnchangedFile[] = [];
+  const oneByOne: number[] = [];
+  files.forEach((file, index) => {
+    const previous = locked.get(fileKey(file));
+    const candidate = previous && unchangedFile(file, previous);
+    if (candidate) unchanged.push({ ...candidate, index });
+    else oneByOne.push(index);
+  });
+  for (const file of await refreshUnchangedFiles(tx, unchanged)) {
+    if (file.result) results[file.index] = file.result;
+    else oneByOne.push(file.index);
+  }
+  oneByOne.sort((a, b) => a - b);
+  for (const index of oneByOne) {
+    results[index] = await persistInTransaction(tx, files[index]!, locked.get(fileKey(files[index]!)));
+  }
+  return results;
+}
+
+interface UnchangedFile {
+  index: number;
+  input: PersistFile;
+  dagIds: string[];
+  previous: ParsedFileRow;
+}
+
+/** The file and all it produced are as last stored (not a retry, not an older parse): a steady-state candidate. */
+function unchangedFile(input: PersistFile, previous: ParsedFileRow): Omit<UnchangedFile, 'index'> | null {
+  if (!previous.settled || previous.parse_id === null || previous.parse_id === input.parseId) return null;
+  if (previous.content_hash !== input.contentHash) return null;
+  if (new Date(previous.parse_started_at) > new Date(input.parseStartedAt)) return null;
+  const dags = [...input.dags].sort(byDagId);
+  const hashes = new Map(dags.map((d) => [d.dagId, dagHash(d)]));
+  if (previous.result_hash !== resultHashOf(input, dags, hashes)) return null;
+  return { input, dagIds: dags.map((d) => d.dagId), previous };
+}
+
+/**
+ * The steady state for many files at once: their DAGs' parse times in one update, then their
+ * dropped DAGs, import error times, parsed_file rows and answered priority requests in one
+ * more. A file any of whose DAGs is no longer its own (or stale) answers no result: it takes
+ * the full path.
+ */
+async function refreshUnchangedFiles(tx: DbTx, files: UnchangedFile[]): Promise<(UnchangedFile & { result: PersistFileOutput | null })[]> {
+  if (files.length === 0) return [];
+  const dagRows = files.flatMap((f) =>
+    f.dagIds.map((dag_id) => ({ dag_id, b: f.input.bundleName, f: f.input.relativeFileloc, t: f.input.parseFinishedAt })),
+  );
+  const touched = dagRows.length
+    ? await queryRows<{ b: string; f: string }>(
+        tx,
+        sql`update dag set last_parsed_time = r.t
+            from ${recordset(dagRows, sql`dag_id text, b text, f text, t timestamptz`)}
+            where dag.dag_id = r.dag_id and dag.bundle_name = r.b and dag.relative_fileloc = r.f and not dag.is_stale
+            returning dag.bundle_name as b, dag.relative_fileloc as f`,
+      )
+    : [];
+  const touchedPerFile = new Map<string, number>();
+  for (const t of touched) touchedPerFile.set(fileKey({ bundleName: t.b, relativeFileloc: t.f }), (touchedPerFile.get(fileKey({ bundleName: t.b, relativeFileloc: t.f })) ?? 0) + 1);
+  const done = files.filter((f) => (touchedPerFile.get(fileKey(f.input)) ?? 0) === f.dagIds.length);
+  if (done.length > 0) {
+    const fileRows = done.map((f) => ({
+      b: f.input.bundleName,
+      f: f.input.relativeFileloc,
+      parse_id: f.input.parseId,
+      s: f.input.parseStartedAt,
+      t: f.input.parseFinishedAt,
+      threshold: f.input.staleDagThreshold,
+      ids: f.dagIds,
+      import_error: f.input.importError !== null,
+    }));
+    const requests = done.flatMap((f) => f.input.priorityRequestIds.map((id) => ({ id, b: f.input.bundleName, f: f.input.relativeFileloc })));
+    const r = recordset(
+      fileRows,
+      sql`b text, f text, parse_id uuid, s timestamptz, t timestamptz, threshold int, ids jsonb, import_error boolean`,
+    );
+    await tx.execute(
+      withParts([
+        sql`update dag set is_stale = true from ${r}
+            where dag.bundle_name = r.b and dag.relative_fileloc = r.f and not dag.is_stale
+              and not (r.ids ? dag.dag_id)
+              and dag.last_parsed_time < r.t - make_interval(secs => r.threshold)`,
+        sql`update import_error set timestamp = r.t from ${r}
+            where r.import_error and import_error.bundle_name = r.b and import_error.filename = r.f`,
+        sql`update parsed_file set parse_id = r.parse_id, parse_started_at = r.s, parse_finished_at = r.t from ${r}
+            where parsed_file.bundle_name = r.b and parsed_file.relative_fileloc = r.f`,
+        requests.length === 0
+          ? null
+          : sql`delete from dag_priority_parsing_request p using ${recordset(requests, sql`id bigint, b text, f text`)}
+                where p.id = r.id and p.bundle_name = r.b and p.relative_fileloc = r.f`,
+      ]),
+    );
+  }
+  const doneSet = new Set(done);
+  return files.map((f) => {
+    if (!doneSet.has(f)) return { ...f, result: null };
+    const versions = f.previous.dag_versions ?? {};
+    return {
+      ...f,
+      result: {
+        outcome: 'applied' as const,
+        dags: f.dagIds.map((dagId) => ({ dagId, versionNumber: versions[dagId] ?? 0, newVersion: false })),
+        rejected: [],
+        warnings: [],
+      },
+    };
+  });
+}
+
+/** Creates the files' parsed_file rows where needed and locks them, in file order, in one statement. */
+async function lockParsedFiles(tx: DbTx, files: PersistFile[]): Promise<Map<string, ParsedFileRow>> {
+  if (files.length === 0) return new Map();
+  const rows = await queryRows<ParsedFileRow & { bundle_name: string; relative_fileloc: string }>(
+    tx,
+    sql`insert into parsed_file (bundle_name, relative_fileloc, parse_started_at, parse_finished_at)
+        select r.b, r.f, to_timestamp(0), to_timestamp(0)
+        from ${recordset(files.map((f) => ({ b: f.bundleName, f: f.relativeFileloc })), sql`b text, f text`)}
+        order by r.b, r.f
+        on conflict (bundle_name, relative_fileloc) do update set bundle_name = excluded.bundle_name
+        returning bundle_name, relative_fileloc, parse_id, parse_started_at, content_hash, dag_ids, result_hash, dag_versions, settled`,
+  );
+  return new Map(rows.map((r) => [fileKey({ bundleName: r.bundle_name, relativeFileloc: r.relative_fileloc }), r]));
+}
+
+/**
+ * The body of a persist, inside a transaction the caller holds: a handful of statements per
+ * file. `locked`: the file's parsed_file row, when the caller already created and locked it.
+ */
+async function persistInTransaction(tx: DbTx, input: PersistFile, locked?: ParsedFileRow): Promise<PersistFileOutput> {
+  const dags = [...input.dags].sort(byDagId);
+  const previous = locked ?? (await lockParsedFile(tx, input.bundleName, input.relativeFileloc));
   if (previous.parse_id === input.parseId) {
     return { outcome: 'duplicate', dags: await currentVersions(tx, dags), rejected: [], warnings: [] };
   }
