@@ -76,6 +76,63 @@ describe('parsing.persistMany: happy path', () => {
   });
 });
 
+describe('parsing.persistMany: new files (first persists, stored for the whole batch at once)', () => {
+  it("stores each new file's rows as a one-by-one persist would: warnings of its own DAGs, its import error, its priority requests answered", async () => {
+    const [req] = await rows(db(), 'insert into dag_priority_parsing_request (bundle_name, relative_fileloc) values ($1, $2) returning id', [bundle, 'n1.ts']);
+    const n1 = fileOf('n1.ts', [`${bundle}_n1`], {
+      warnings: [
+        { dagId: `${bundle}_n1`, warningType: 'non-existent pool', message: 'pool x' },
+        { dagId: `${bundle}_not_defined_here`, warningType: 'non-existent pool', message: 'ignored' },
+      ],
+      priorityRequestIds: [Number(req!.id)],
+    });
+    const n2 = fileOf('n2.ts', [`${bundle}_n2a`, `${bundle}_n2b`], { importError: { stacktrace: 'Error: half of it failed' } });
+    const { results } = await api.parsing.persistMany.mutate({ files: [n1, n2] });
+    expect(results[0]).toMatchObject({ ok: true, warnings: [{ dagId: `${bundle}_n1`, warningType: 'non-existent pool', message: 'pool x' }] });
+    expect(results[1]).toMatchObject({ ok: true, dags: [{ versionNumber: 1, newVersion: true }, { versionNumber: 1, newVersion: true }] });
+    expect(await rows(db(), 'select dag_id, warning_type from dag_warning where dag_id like $1', [`${bundle}_%`])).toEqual([
+      { dag_id: `${bundle}_n1`, warning_type: 'non-existent pool' },
+    ]);
+    expect(await rows(db(), 'select filename, stacktrace from import_error where bundle_name = $1', [bundle])).toEqual([
+      { filename: 'n2.ts', stacktrace: 'Error: half of it failed' },
+    ]);
+    const flags = await rows(db(), 'select dag_id, has_import_errors from dag where bundle_name = $1 order by dag_id', [bundle]);
+    expect(flags.map((f) => [f.dag_id, f.has_import_errors])).toEqual([
+      [`${bundle}_n1`, false],
+      [`${bundle}_n2a`, true],
+      [`${bundle}_n2b`, true],
+    ]);
+    expect(await rows(db(), 'select * from dag_priority_parsing_request where bundle_name = $1', [bundle])).toEqual([]);
+    const [code] = await rows(db(), 'select dc.source_code, dv.version_number from dag_code dc join dag_version dv on dv.id = dc.dag_version_id where dc.dag_id = $1', [`${bundle}_n2b`]);
+    expect(code).toEqual({ source_code: n2.sourceCode, version_number: 1 });
+  });
+
+  it('a file first stored in a batch is known as unchanged on its next parse: only its parse time moves', async () => {
+    const t0 = Date.UTC(2026, 0, 1);
+    const file = (s: number) =>
+      fileOf('once.ts', [`${bundle}_once`], {
+        sourceCode: '// once\n',
+        parseStartedAt: new Date(t0 + s * 1000).toISOString(),
+        parseFinishedAt: new Date(t0 + s * 1000).toISOString(),
+      });
+    await api.parsing.persistMany.mutate({ files: [file(0), fileOf('other.ts', [`${bundle}_other`])] });
+    // Changed behind the file's back: the steady state leaves it, a full rewrite would restore it.
+    await rows(db(), "update dag set description = 'edited by SQL' where dag_id = $1", [`${bundle}_once`]);
+    await api.parsing.persistMany.mutate({ files: [file(30), fileOf('third.ts', [`${bundle}_third`])] });
+    const [row] = await rows(db(), 'select description, last_parsed_time from dag where dag_id = $1', [`${bundle}_once`]);
+    expect([row!.description, new Date(row!.last_parsed_time).toISOString()]).toEqual(['edited by SQL', new Date(t0 + 30_000).toISOString()]);
+  });
+
+  it('two new files of one batch defining the same new dag id: exactly one owns it, the other gets an import error', async () => {
+    const id = `${bundle}_both`;
+    const { results } = await api.parsing.persistMany.mutate({ files: [fileOf('p.ts', [id]), fileOf('q.ts', [id, `${bundle}_q`])] });
+    const rejected = results.map((r) => (r.ok ? r.rejected.length : -1));
+    expect(rejected.sort()).toEqual([0, 1]);
+    expect(await rows(db(), 'select count(*)::int as n from dag_version where dag_id = $1', [id])).toEqual([{ n: 1 }]);
+    expect(await rows(db(), 'select count(*)::int as n from import_error where bundle_name = $1', [bundle])).toEqual([{ n: 1 }]);
+  });
+});
+
 describe('parsing.persistMany: unchanged files (the steady state, refreshed for the whole batch at once)', () => {
   const t0 = Date.UTC(2026, 0, 1);
   const at = (s: number) => ({ parseStartedAt: new Date(t0 + s * 1000).toISOString(), parseFinishedAt: new Date(t0 + s * 1000).toISOString() });

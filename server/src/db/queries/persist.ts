@@ -182,8 +182,13 @@ async function persistBatchInTransaction(tx: DbTx, files: PersistFile[]): Promis
     if (file.result) results[file.index] = file.result;
     else oneByOne.push(file.index);
   }
-  oneByOne.sort((a, b) => a - b);
-  for (const index of oneByOne) {
+  const stored = await persistNewDagFiles(
+    tx,
+    oneByOne.map((index) => ({ index, input: files[index]!, previous: locked.get(fileKey(files[index]!)) })),
+  );
+  for (const [index, result] of stored) results[index] = result;
+  const remaining = oneByOne.filter((index) => !stored.has(index)).sort((a, b) => a - b);
+  for (const index of remaining) {
     results[index] = await persistInTransaction(tx, files[index]!, locked.get(fileKey(files[index]!)));
   }
   return results;
@@ -277,6 +282,163 @@ async function refreshUnchangedFiles(tx: DbTx, files: UnchangedFile[]): Promise<
       },
     };
   });
+}
+
+/**
+ * First persists for many files at once: files whose DAG ids are all new (no row anywhere, so
+ * no owner to ask, no version to compare, every DAG version 1) are stored with three
+ * statements for the whole batch: the DAG rows, their versions with serialized DAGs and code,
+ * and the files' remaining rows. Any other file (a DAG id that exists, or that another file of
+ * the batch defines too; a retry; an older parse; no DAGs) answers nothing here and takes the
+ * one-by-one path, which finds the DAG rows inserted for it here as its own.
+ */
+async function persistNewDagFiles(
+  tx: DbTx,
+  candidates: { index: number; input: PersistFile; previous: ParsedFileRow | undefined }[],
+): Promise<Map<number, PersistFileOutput>> {
+  const definedBy = new Map<string, number>();
+  for (const c of candidates) for (const d of c.input.dags) definedBy.set(d.dagId, (definedBy.get(d.dagId) ?? 0) + 1);
+  const eligible = candidates.filter(
+    (c): c is typeof c & { previous: ParsedFileRow } =>
+      c.previous !== undefined &&
+      c.previous.parse_id !== c.input.parseId &&
+      !(c.previous.parse_id !== null && new Date(c.previous.parse_started_at) > new Date(c.input.parseStartedAt)) &&
+      c.input.dags.length > 0 &&
+      c.input.dags.every((d) => definedBy.get(d.dagId) === 1),
+  );
+  const stored = new Map<number, PersistFileOutput>();
+  if (eligible.length === 0) return stored;
+
+  const dagRowsOfAll = eligible.flatMap((c) =>
+    dagRows(c.input.dags).map((row) => ({
+      ...row,
+      b: c.input.bundleName,
+      f: c.input.relativeFileloc,
+      v: c.input.bundleVersion,
+      t: c.input.parseFinishedAt,
+      e: c.input.importError !== null,
+    })),
+  );
+  const [claimed] = await queryRows<{ created: string[] }>(
+    tx,
+    sql`with ins as (
+          insert into dag (dag_id, bundle_name, relative_fileloc, bundle_version, last_parsed_time,
+                           description, timetable_summary, tags, owners, has_import_errors)
+          select r.dag_id, r.b, r.f, r.v, r.t, r.description, r.timetable_summary, r.tags, r.owners, r.e
+          from ${recordset(dagRowsOfAll, sql`dag_id text, description text, timetable_summary text, tags jsonb, owners text, b text, f text, v text, t timestamptz, e boolean`)}
+          order by r.dag_id
+          on conflict (dag_id) do nothing
+          returning dag_id)
+        select coalesce(jsonb_agg(dag_id), '[]'::jsonb) as created from ins`,
+  );
+  const created = new Set(claimed!.created);
+  const fresh = eligible.filter((c) => c.input.dags.every((d) => created.has(d.dagId)));
+  if (fresh.length === 0) return stored;
+
+  const files = fresh.map((c, i) => ({
+    i,
+    b: c.input.bundleName,
+    f: c.input.relativeFileloc,
+    v: c.input.bundleVersion,
+    src: c.input.sourceCode,
+    src_hash: sha256Hex(c.input.sourceCode),
+  }));
+  const filesSet = recordset(files, sql`i int, b text, f text, v text, src text, src_hash text`);
+  const versionRows = fresh.flatMap((c, i) =>
+    c.input.dags.map((dag) => ({
+      i,
+      version_id: randomUUID(),
+      serialized_id: randomUUID(),
+      code_id: randomUUID(),
+      dag_id: dag.dagId,
+      data: dag,
+      dag_hash: dagHash(dag),
+    })),
+  );
+  await tx.execute(sql`
+    with r as (
+      select r.*, fs.b, fs.f, fs.v, fs.src, fs.src_hash
+      from ${recordset(versionRows, sql`i int, version_id uuid, serialized_id uuid, code_id uuid, dag_id text, data jsonb, dag_hash text`)}
+      join (select * from ${filesSet}) fs on fs.i = r.i
+    ),
+    v as (
+      insert into dag_version (id, dag_id, version_number, bundle_name, bundle_version)
+      select r.version_id, r.dag_id, 1, r.b, r.v from r
+    ),
+    s as (
+      insert into serialized_dag (id, dag_version_id, dag_id, data, dag_hash)
+      select r.serialized_id, r.version_id, r.dag_id, r.data, r.dag_hash from r
+    )
+    insert into dag_code (id, dag_version_id, dag_id, bundle_name, relative_fileloc, source_code, source_code_hash)
+    select r.code_id, r.version_id, r.dag_id, r.b, r.f, r.src, r.src_hash from r`);
+
+  const hashes = versionRows.map((v) => [v.dag_id, v.dag_hash] as const);
+  const hashOf = new Map(hashes);
+  const fileRows = fresh.map((c) => {
+    const dags = [...c.input.dags].sort(byDagId);
+    const ids = dags.map((d) => d.dagId);
+    return {
+      b: c.input.bundleName,
+      f: c.input.relativeFileloc,
+      parse_id: c.input.parseId,
+      s: c.input.parseStartedAt,
+      t: c.input.parseFinishedAt,
+      threshold: c.input.staleDagThreshold,
+      ids,
+      content_hash: c.input.contentHash,
+      result_hash: resultHashOf(c.input, dags, new Map(ids.map((id) => [id, hashOf.get(id)!]))),
+      versions: Object.fromEntries(ids.map((id) => [id, 1])),
+      import_error: c.input.importError?.stacktrace ?? null,
+    };
+  });
+  const r = recordset(
+    fileRows,
+    sql`b text, f text, parse_id uuid, s timestamptz, t timestamptz, threshold int, ids jsonb, content_hash text, result_hash text, versions jsonb, import_error text`,
+  );
+  // As the one-by-one path: a warning counts only for a DAG the file defines.
+  const warningsOf = (input: PersistFile) => input.warnings.filter((w) => input.dags.some((d) => d.dagId === w.dagId));
+  const warnings = fresh.flatMap((c) => warningsOf(c.input).map((w) => ({ dag_id: w.dagId, warning_type: w.warningType, message: w.message })));
+  const requests = fresh.flatMap((c) => c.input.priorityRequestIds.map((id) => ({ id, b: c.input.bundleName, f: c.input.relativeFileloc })));
+  await tx.execute(
+    withParts([
+      // DAG rows these files had before but do not define now (the new ones, all in `ids`, were
+      // inserted with the right flags): the import-error flag, and staleness past the threshold.
+      sql`update dag set
+            has_import_errors = (r.import_error is not null),
+            is_stale = dag.is_stale or (not dag.is_stale and dag.last_parsed_time < r.t - make_interval(secs => r.threshold))
+          from ${r}
+          where dag.bundle_name = r.b and dag.relative_fileloc = r.f and not (r.ids ? dag.dag_id)
+            and (dag.has_import_errors <> (r.import_error is not null)
+                 or (not dag.is_stale and dag.last_parsed_time < r.t - make_interval(secs => r.threshold)))`,
+      sql`insert into import_error (bundle_name, filename, stacktrace, timestamp)
+          select r.b, r.f, r.import_error, r.t from ${r} where r.import_error is not null
+          on conflict (bundle_name, filename) do update set stacktrace = excluded.stacktrace, timestamp = excluded.timestamp`,
+      sql`delete from import_error using ${r}
+          where r.import_error is null and import_error.bundle_name = r.b and import_error.filename = r.f`,
+      warnings.length === 0
+        ? null
+        : sql`insert into dag_warning (dag_id, warning_type, message)
+              select r.dag_id, r.warning_type, r.message from ${recordset(warnings, sql`dag_id text, warning_type text, message text`)}`,
+      sql`update parsed_file set
+            parse_id = r.parse_id, parse_started_at = r.s, parse_finished_at = r.t, content_hash = r.content_hash,
+            dag_ids = r.ids, result_hash = r.result_hash, dag_versions = r.versions, settled = true
+          from ${r}
+          where parsed_file.bundle_name = r.b and parsed_file.relative_fileloc = r.f`,
+      requests.length === 0
+        ? null
+        : sql`delete from dag_priority_parsing_request p using ${recordset(requests, sql`id bigint, b text, f text`)}
+              where p.id = r.id and p.bundle_name = r.b and p.relative_fileloc = r.f`,
+    ]),
+  );
+  for (const c of fresh) {
+    stored.set(c.index, {
+      outcome: 'applied',
+      dags: [...c.input.dags].sort(byDagId).map((d) => ({ dagId: d.dagId, versionNumber: 1, newVersion: true })),
+      rejected: [],
+      warnings: warningsOf(c.input).map((w) => ({ dagId: w.dagId, warningType: w.warningType, message: w.message })),
+    });
+  }
+  return stored;
 }
 
 /** Creates the files' parsed_file rows where needed and locks them, in file order, in one statement. */
