@@ -46,8 +46,6 @@ export class PendingResults {
   private readonly onSettled: () => void;
   persisted = 0;
   rejected = 0;
-  /** Requests sent, for tests and progress: `persist` and `persistMany` calls. */
-  requests = 0;
 
   constructor(
     private readonly api: ProcessorApi,
@@ -148,7 +146,6 @@ export class PendingResults {
       for (const input of batch) await this.sendOne(input);
       return;
     }
-    this.requests++;
     let results;
     try {
       ({ results } = await this.api.parsing.persistMany.mutate({ files: batch }));
@@ -173,7 +170,6 @@ export class PendingResults {
   }
 
   private async sendOne(input: PersistFileInput): Promise<void> {
-    this.requests++;
     let result: PersistFileOutput;
     try {
       result = await this.api.parsing.persist.mutate(input);

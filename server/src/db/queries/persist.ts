@@ -61,7 +61,7 @@ const TRANSACTION_ATTEMPTS = 3;
 export async function persistFile(db: Db, input: PersistFile): Promise<PersistFileOutput> {
   return withRetries(() =>
     db.transaction(async (tx) => {
-      const bundles = await bundleStates(tx, [input.bundleName]);
+      const bundles = await bundleActivity(tx, [input.bundleName]);
       const refused = bundleRefusal(bundles, input.bundleName);
       if (refused) throw refused;
       return persistInTransaction(tx, input);
@@ -87,7 +87,7 @@ export async function persistFiles(db: Db, files: PersistFile[]): Promise<Persis
   const order = files
     .map((_, i) => i)
     .sort((a, b) => compareFiles(files[a]!, files[b]!));
-  const bundles = await bundleStates(db, [...new Set(files.map((f) => f.bundleName))]);
+  const bundles = await bundleActivity(db, [...new Set(files.map((f) => f.bundleName))]);
   const runnable = order.filter((i) => {
     const refused = bundleRefusal(bundles, files[i]!.bundleName);
     if (refused) outcomes[i] = { ok: false, error: refused };
@@ -137,7 +137,7 @@ async function withRetries<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-async function bundleStates(db: Db | DbTx, names: string[]): Promise<Map<string, boolean>> {
+async function bundleActivity(db: Db | DbTx, names: string[]): Promise<Map<string, boolean>> {
   const rows = await queryRows<{ name: string; active: boolean }>(
     db,
     sql`select name, active from dag_bundle where name = any(${textArray(names)})`,
