@@ -17,6 +17,8 @@ export interface PersistBenchOptions {
 }
 
 type Phase = 'first' | 'steady';
+/** Files per request: 1 is `parsing.persist`; more is `parsing.persistMany` with that many files. */
+const BATCH_SIZES = [1, 20] as const;
 type Client = ReturnType<TestServer['client']>;
 
 const PHASE_LABEL: Record<Phase, string> = {
@@ -35,7 +37,7 @@ export async function benchPersist(options: PersistBenchOptions): Promise<Sectio
   for (const target of options.targets) {
     await withBenchServer(target, async (server) => {
       const token = await server.processorToken();
-      const bundles = options.clients.map((clients) => bundleFor(clients));
+      const bundles = options.clients.flatMap((clients) => BATCH_SIZES.map((batch) => bundleFor(clients, batch)));
       await server.client(token).bundles.reconcile.mutate({
         group: 'bench',
         bundles: ['bench-warmup', ...bundles].map((name) => ({ name, kind: 'local' as const })),
@@ -45,22 +47,24 @@ export async function benchPersist(options: PersistBenchOptions): Promise<Sectio
       await persistMany(server, token, 'bench-warmup', offsetOf(-1, options.persists), warmup, 4, 'first');
       progress(`persist: ${target.label} server up, ${warmup} warm-up persists done`);
       for (const [c, clients] of options.clients.entries()) {
-        const bundleName = bundles[c]!;
-        const offset = offsetOf(c, options.persists);
-        for (const phase of ['first', 'steady'] as const) {
-          const since = new Date();
-          const { ms, cpu } = await persistMany(server, token, bundleName, offset, options.persists, clients, phase);
-          await checkLanded(server, bundleName, options.persists, phase, since);
-          rows.push(
-            measurement(
-              keyOf(target, clients, phase),
-              `${target.label}, ${clients} client${clients === 1 ? '' : 's'}, ${PHASE_LABEL[phase]}`,
-              options.persists,
-              ms,
-              { cpu },
-            ),
-          );
-          progress(`persist: ${target.label}, ${clients} client(s), ${phase}: ${options.persists} persists in ${(ms / 1000).toFixed(2)} s`);
+        for (const [b, batch] of BATCH_SIZES.entries()) {
+          const bundleName = bundleFor(clients, batch);
+          const offset = offsetOf(c * BATCH_SIZES.length + b, options.persists);
+          for (const phase of ['first', 'steady'] as const) {
+            const since = new Date();
+            const { ms, cpu } = await persistMany(server, token, bundleName, offset, options.persists, clients, phase, batch);
+            await checkLanded(server, bundleName, options.persists, phase, since);
+            rows.push(
+              measurement(
+                keyOf(target, clients, phase, batch),
+                `${target.label}, ${clients} client${clients === 1 ? '' : 's'}, ${PHASE_LABEL[phase]}${batch > 1 ? `, ${batch} files per persistMany` : ''}`,
+                options.persists,
+                ms,
+                { cpu },
+              ),
+            );
+            progress(`persist: ${target.label}, ${clients} client(s), batch ${batch}, ${phase}: ${options.persists} persists in ${(ms / 1000).toFixed(2)} s`);
+          }
         }
       }
     });
@@ -72,17 +76,19 @@ export async function benchPersist(options: PersistBenchOptions): Promise<Sectio
       'with the typed tRPC client over loopback HTTP to a real server (in the benchmark process) on a fresh database. ' +
       `"N clients" is N callers each sending its next persist as soon as the last one answered. First persists create ` +
       'the DAG and its version 1; re-persists send the same files again (a new parse id), as a processor does every ' +
-      'file interval, and must create no version. Each row is checked in the database afterwards.',
+      'file interval, and must create no version. Rows with "files per persistMany" send that many files per request ' +
+      '(`parsing.persistMany`, as the processor does by default) and count files. Each row is checked in the database afterwards.',
     unit: 'persists/s',
     rows,
     ratios: persistRatios(rows, options),
   };
 }
 
-const bundleFor = (clients: number) => `bench-c${clients}`;
+const bundleFor = (clients: number, batch: number) => `bench-c${clients}${batch > 1 ? `-b${batch}` : ''}`;
 /** Each bundle gets its own dag ids: a dag id belongs to the first file that defined it. */
 const offsetOf = (row: number, persists: number) => (row + 1) * persists;
-const keyOf = (target: DatabaseTarget, clients: number, phase: Phase) => `${target.kind}-c${clients}-${phase}`;
+const keyOf = (target: DatabaseTarget, clients: number, phase: Phase, batch = 1) =>
+  `${target.kind}-c${clients}-${phase}${batch > 1 ? `-b${batch}` : ''}`;
 
 async function persistMany(
   server: TestServer,
@@ -92,6 +98,7 @@ async function persistMany(
   count: number,
   clients: number,
   phase: Phase,
+  batch = 1,
 ): Promise<{ ms: number; cpu: CpuUse | null }> {
   const inputs: PersistFileInput[] = Array.from({ length: count }, (_, i) =>
     persistInputOf(benchFileloc(offset + i), [benchSerializedDag(offset + i)], {
@@ -100,8 +107,13 @@ async function persistMany(
     }),
   );
   const callers: Client[] = Array.from({ length: clients }, () => server.client(token));
-  const { value: outputs, ms, cpu } = await timed(() =>
-    runConcurrently(inputs, callers, (client, input) => client.parsing.persist.mutate(input)),
+  const batches = Array.from({ length: Math.ceil(count / batch) }, (_, i) => inputs.slice(i * batch, (i + 1) * batch));
+  const { value: outputs, ms, cpu } = await timed(async () =>
+    batch === 1
+      ? runConcurrently(inputs, callers, (client, input) => client.parsing.persist.mutate(input))
+      : (
+          await runConcurrently(batches, callers, async (client, files) => (await client.parsing.persistMany.mutate({ files })).results)
+        ).flatMap((results) => results.map((r) => (r.ok ? r : ({ outcome: 'failed', error: r.error } as unknown as PersistFileOutput)))),
   );
   outputs.forEach((output, i) => checkOutput(output, inputs[i]!, phase));
   return { ms, cpu };
@@ -132,12 +144,18 @@ async function checkLanded(server: TestServer, bundleName: string, count: number
 }
 
 function persistRatios(rows: Measurement[], options: PersistBenchOptions): Ratio[] {
-  const row = (target: DatabaseTarget, clients: number, phase: Phase) => rows.find((r) => r.key === keyOf(target, clients, phase));
+  const row = (target: DatabaseTarget, clients: number, phase: Phase, batch = 1) => rows.find((r) => r.key === keyOf(target, clients, phase, batch));
   const ratios: Ratio[] = [];
   const [few, many] = [Math.min(...options.clients), Math.max(...options.clients)];
   for (const target of options.targets) {
     for (const clients of options.clients) {
       ratios.push(...rateRatio(`${target.label}, ${clients} client(s): re-persist / first persist`, row(target, clients, 'steady'), row(target, clients, 'first')));
+    }
+    for (const clients of options.clients) {
+      for (const phase of ['first', 'steady'] as const) {
+        const batched = BATCH_SIZES[BATCH_SIZES.length - 1]!;
+        ratios.push(...rateRatio(`${target.label}, ${clients} client(s), ${phase === 'first' ? 'first persists' : 're-persists'}: ${batched} files per request / 1`, row(target, clients, phase, batched), row(target, clients, phase)));
+      }
     }
     if (many !== few) {
       for (const phase of ['first', 'steady'] as const) {

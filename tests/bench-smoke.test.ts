@@ -38,9 +38,12 @@ describe('the benchmarks, at tiny sizes', () => {
     const section = await benchPersist({ persists: 20, clients: [1, 4], targets, progress: quietProgress });
     expectMeasured(
       section,
-      targets.flatMap((t) => [`${t.kind}-c1-first`, `${t.kind}-c1-steady`, `${t.kind}-c4-first`, `${t.kind}-c4-steady`]),
+      targets.flatMap((t) =>
+        [1, 4].flatMap((c) => [`${t.kind}-c${c}-first`, `${t.kind}-c${c}-steady`, `${t.kind}-c${c}-first-b20`, `${t.kind}-c${c}-steady-b20`]),
+      ),
     );
     expect(section.ratios.some((r) => r.label.includes('re-persist / first persist'))).toBe(true);
+    expect(section.ratios.some((r) => r.label.includes('20 files per request / 1'))).toBe(true);
   });
 
   it('end to end runs the real processor over a bundle until every DAG is in the database', async () => {

@@ -4,6 +4,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, logFormat, parseDuration, parseEnv, positiveInt, seconds, urlString } from '@dagproc/shared/config/env';
 import { bundleName } from '@dagproc/shared/names';
+import { PERSIST_BATCH_MAX_FILES } from '@dagproc/shared/schemas/parsing';
 import { reconcileBundlesInput } from '@dagproc/shared/schemas/bundles';
 import { connId } from '@dagproc/shared/schemas/execution';
 import type { LogFormat, LogLevel } from '@dagproc/shared/log';
@@ -33,6 +34,8 @@ import { unsafeGrantPath } from './isolate/flags.ts';
  *   DAGPROC_BUNDLE_STORAGE_PATH      $TMPDIR/dagproc-bundles   where git bundles keep their
  *                                                     repositories and checkouts (Airflow's
  *                                                     dag_bundle_storage_path)
+ *   DAGPROC_PERSIST_BATCH_SIZE       20              parse results per persist request (1 to
+ *                                                     100; 1 sends each file on its own)
  *   DAGPROC_LOG_LEVEL                info            debug | info | warn | error
  *   DAGPROC_INCREMENTAL_PARSING      true            skip static files whose modules did not
  *                                                     change (processor/src/incremental.ts)
@@ -119,6 +122,8 @@ export interface ProcessorConfig {
   processorGroup: string;
   /** Absolute; git bundles keep their repository and checkouts under `<path>/<bundle name>/`. */
   bundleStoragePath: string;
+  /** Parse results sent per `parsing.persistMany` request; 1 sends each with `parsing.persist`. */
+  persistBatchSize: number;
   logLevel: LogLevel;
   /** DAGPROC_INCREMENTAL_PARSING: static files are parsed only when something they read changed. */
   incrementalParsing: boolean;
@@ -200,6 +205,8 @@ const processorEnv = z.object({
       if (unsafe) ctx.addIssue({ code: 'custom', message: unsafe });
     })
     .optional(),
+  // The server takes at most PERSIST_BATCH_MAX_FILES results per request.
+  DAGPROC_PERSIST_BATCH_SIZE: positiveInt(20, PERSIST_BATCH_MAX_FILES),
   DAGPROC_LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
   DAGPROC_INCREMENTAL_PARSING: trueOrFalse(true),
   DAGPROC_STATIC_REPARSE_INTERVAL: boundedSeconds(600, 1, 30 * DAY),
@@ -272,6 +279,7 @@ export function loadProcessorConfig(
     isolateMemoryLimitMb: parsed.DAGPROC_ISOLATE_MEMORY_LIMIT_MB,
     processorGroup: parsed.DAGPROC_PROCESSOR_GROUP,
     bundleStoragePath,
+    persistBatchSize: parsed.DAGPROC_PERSIST_BATCH_SIZE,
     logLevel: parsed.DAGPROC_LOG_LEVEL,
     incrementalParsing: parsed.DAGPROC_INCREMENTAL_PARSING,
     staticReparseInterval: parsed.DAGPROC_STATIC_REPARSE_INTERVAL,

@@ -139,7 +139,8 @@ describe('manager: API faults', () => {
         headers: { 'content-type': 'application/json' },
       });
     });
-    const { m } = manager(config({ parsingProcesses: 1 }));
+    // One file per request (DAGPROC_PERSIST_BATCH_SIZE=1): results.test.ts covers a file refused inside a batch.
+    const { m } = manager(config({ parsingProcesses: 1, persistBatchSize: 1 }));
     await m.run();
     expect(rejectedOnce).toBe(1);
     expect(persistedFiles()).toHaveLength(2);
@@ -183,7 +184,7 @@ describe('manager: results the API cannot take', () => {
         headers: { 'content-type': 'application/json' },
       });
     });
-    const { m } = manager(config({ parsingProcesses: 1 }));
+    const { m } = manager(config({ parsingProcesses: 1, persistBatchSize: 1 }));
     await m.run();
     const tooLarge = fake.persisted.filter((p) => p.importError?.stacktrace.startsWith('ResultTooLarge'));
     expect(tooLarge).toHaveLength(1);

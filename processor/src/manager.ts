@@ -100,9 +100,12 @@ export class DagFileProcessorManager {
       enabled: config.incrementalParsing,
       staticReparseIntervalMs: config.staticReparseInterval * 1000,
     });
-    this.results = new PendingResults(client.api, this.health, this.once, logger, 4, () => this.poke(), (input, result) =>
-      this.incremental.noteStored(input.bundleName, input.relativeFileloc, result === null ? 'dropped' : result.rejected.length > 0 ? 'conflict' : 'stored'),
-    );
+    this.results = new PendingResults(client.api, this.health, this.once, logger, {
+      batchSize: config.persistBatchSize,
+      onSettled: () => this.poke(),
+      onOutcome: (input, result) =>
+        this.incremental.noteStored(input.bundleName, input.relativeFileloc, result === null ? 'dropped' : result.rejected.length > 0 ? 'conflict' : 'stored'),
+    });
     for (const bundle of bundles) {
       const view: BundleView = { bundle, files: [], version: null, refreshedAt: 0, failedAt: 0, sweptAt: 0, sweptFiles: '' };
       this.views.set(bundle.name, view);
@@ -648,7 +651,7 @@ export class DagFileProcessorManager {
   }
 
   private async drain(): Promise<void> {
-    this.results.flush();
+    this.results.flushNow();
     while (this.results.size > 0 && !this.health.down) await this.sleep(50);
     await this.ackPendingCallbacks().catch(() => {});
   }

@@ -28,7 +28,7 @@ describe('PendingResults keeps priority request ids', () => {
         },
       },
     } as unknown as ProcessorApi;
-    const results = new PendingResults(api, new ApiHealth(silentLogger), new OnceLog(silentLogger), silentLogger, 1);
+    const results = new PendingResults(api, new ApiHealth(silentLogger), new OnceLog(silentLogger), silentLogger, { maxInFlight: 1 });
 
     results.add(persistInputOf('other.ts', [serializedDagOf('other')])); // occupies the one send slot
     results.add(persistInputOf('x.ts', [serializedDagOf('x')], { priorityRequestIds: [7] })); // waits, answering request 7

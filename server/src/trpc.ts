@@ -45,10 +45,10 @@ const t = initTRPC.context<Context>().create({
 });
 
 /** "input.dags[0].dagId: a dag id is letters, ..." — the first issues, each naming its field. */
-export function describeZodError(error: ZodError): string {
+export function describeZodError(error: ZodError, prefix: (string | number)[] = ['input']): string {
   return error.issues
     .slice(0, 5)
-    .map((issue) => `${['input', ...issue.path.map(String)].join('.').replace(/\.(\d+)/g, '[$1]')}: ${issue.message}`)
+    .map((issue) => `${[...prefix, ...issue.path].map(String).join('.').replace(/\.(\d+)/g, '[$1]')}: ${issue.message}`)
     .join('; ');
 }
 
@@ -87,10 +87,15 @@ export const processorProcedure = publicProcedure.use(({ ctx, next }) => {
   return next({ ctx: { ...ctx, claims: ctx.claims } });
 });
 
+/** The first of `names` the token's `bundles` claim does not cover, if any. */
+export function bundleDenied(claims: TokenClaims, names: readonly string[]): string | undefined {
+  if (!claims.bundles) return undefined;
+  return names.find((n) => !claims.bundles!.includes(n));
+}
+
 /** 403 naming the first bundle the token's `bundles` claim does not cover. */
 export function assertBundles(claims: TokenClaims, names: readonly string[]): void {
-  if (!claims.bundles) return;
-  const denied = names.find((n) => !claims.bundles!.includes(n));
+  const denied = bundleDenied(claims, names);
   if (denied !== undefined) {
     throw new TRPCError({ code: 'FORBIDDEN', message: `this token may not access bundle '${denied}'` });
   }

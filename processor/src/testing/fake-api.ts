@@ -18,6 +18,10 @@ export class FakeApi {
   failNext = 0;
   readonly calls: string[] = [];
   readonly persisted: PersistFileInput[] = [];
+  /** The number of files in each parsing.persistMany call, in order. */
+  readonly batches: number[] = [];
+  /** Files (by relativeFileloc) whose result a persistMany refuses with this error, once each. */
+  readonly refuseInBatch = new Map<string, { code: string; httpStatus: number; message: string }>();
   readonly registered: Record<string, unknown>[] = [];
   readonly completed: { jobId: number; state: string }[] = [];
   readonly acks: { id: number; outcome: string }[] = [];
@@ -104,16 +108,33 @@ export class FakeApi {
         return ok({ token: 'file-token', expiresAt: new Date(Date.now() + 60_000).toISOString() });
       case 'parsing.persist':
         this.persisted.push(input);
+        return ok(applied(input));
+      case 'parsing.persistMany':
+        this.batches.push(input.files.length);
         return ok({
-          outcome: 'applied',
-          dags: input.dags.map((d: { dagId: string }) => ({ dagId: d.dagId, versionNumber: 1, newVersion: true })),
-          rejected: [],
-          warnings: [],
+          results: input.files.map((file: PersistFileInput) => {
+            const error = this.refuseInBatch.get(file.relativeFileloc);
+            if (error) {
+              this.refuseInBatch.delete(file.relativeFileloc);
+              return { ok: false, error };
+            }
+            this.persisted.push(file);
+            return { ok: true, ...applied(file) };
+          }),
         });
       default:
         return trpcError(404, 'NOT_FOUND', `no procedure ${path}`);
     }
   }
+}
+
+function applied(input: PersistFileInput) {
+  return {
+    outcome: 'applied',
+    dags: input.dags.map((d: { dagId: string }) => ({ dagId: d.dagId, versionNumber: 1, newVersion: true })),
+    rejected: [],
+    warnings: [],
+  };
 }
 
 export function ok(data: unknown): Response {

@@ -58,6 +58,7 @@ export function managerConfig(fixture: ManagerFixture, apiUrl: string, overrides
     isolateMemoryLimitMb: 128,
     processorGroup: 'default',
     bundleStoragePath: join(fixture.dir, '..', 'bundle-storage-unused'),
+    persistBatchSize: 20,
     logLevel: 'debug',
     incrementalParsing: true,
     staticReparseInterval: 600,

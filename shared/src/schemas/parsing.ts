@@ -58,5 +58,53 @@ export const persistFileOutput = z.object({
 });
 export type PersistFileOutput = z.infer<typeof persistFileOutput>;
 
+/** The most file results one `parsing.persistMany` call takes, and DAGs across them. */
+export const PERSIST_BATCH_MAX_FILES = 100;
+export const PERSIST_BATCH_MAX_DAGS = 10_000;
+
+const dagCount = (file: unknown) => {
+  const dags = (file as { dags?: unknown }).dags;
+  return Array.isArray(dags) ? dags.length : 0;
+};
+
+/**
+ * Several files' parse results in one request. Each file is checked against `persistFileInput`
+ * on its own by the server, so one malformed file is refused in its own outcome and costs the
+ * others nothing; only the batch's shape and limits are checked here (a 400 for the whole call).
+ */
+export const persistManyInput = z
+  .strictObject({
+    files: z
+      .array(
+        z.custom<PersistFileInput>(
+          (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+          'each entry of files is one file\'s parse result (an object)',
+        ),
+      )
+      .min(1, 'a batch holds at least one file result')
+      .max(PERSIST_BATCH_MAX_FILES, `a batch holds at most ${PERSIST_BATCH_MAX_FILES} file results`),
+  })
+  .refine((v) => v.files.reduce((n, f) => n + dagCount(f), 0) <= PERSIST_BATCH_MAX_DAGS, {
+    message: `a batch holds at most ${PERSIST_BATCH_MAX_DAGS} DAGs across its files; send large files alone`,
+    path: ['files'],
+  });
+export type PersistManyInput = z.input<typeof persistManyInput>;
+
+/** Why one file of a batch was not stored: the code and HTTP status `parsing.persist` would have answered. */
+export const persistFileFailure = z.object({ code: z.string(), httpStatus: z.number().int(), message: z.string() });
+export type PersistFileFailure = z.infer<typeof persistFileFailure>;
+
+/** One outcome per file, in the order sent; each file was stored whole or not at all. */
+export const persistManyOutput = z.object({
+  results: z.array(
+    z.discriminatedUnion('ok', [
+      persistFileOutput.extend({ ok: z.literal(true) }),
+      z.object({ ok: z.literal(false), error: persistFileFailure }),
+    ]),
+  ),
+});
+export type PersistManyOutput = z.infer<typeof persistManyOutput>;
+export type PersistManyResult = PersistManyOutput['results'][number];
+
 export const fileTokenInput = z.strictObject({ bundleName, relativeFileloc });
 export const fileTokenOutput = z.object({ token: z.string(), expiresAt: z.string() });
