@@ -105,7 +105,8 @@ describe('a file deleted while it is being parsed', () => {
         return super.parse(task);
       }
     }
-    const { m } = manager(config(), new GatedPool());
+    // Each result sent as it is ready: a lingering batch of the other files could go after the sweep.
+    const { m } = manager(config({ persistBatchSize: 1 }), new GatedPool());
     const running = m.run();
     await until(() => fake.sweeps.length > 0, 'first sweep');
     unlinkSync(join(dir, 'a.ts'));

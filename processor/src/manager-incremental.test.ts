@@ -27,7 +27,8 @@ beforeEach(() => {
 });
 afterEach(() => fx.dispose());
 
-const config = (overrides: Partial<ProcessorConfig> = {}) => managerConfig(fx, fake.url, overrides);
+// One persist per result: these tests count what was sent per parse, which batching would coalesce.
+const config = (overrides: Partial<ProcessorConfig> = {}) => managerConfig(fx, fake.url, { persistBatchSize: 1, ...overrides });
 const persists = (file: string) => fake.persisted.filter((p) => p.relativeFileloc === file).length;
 
 /** A manager running until stopped, for tests that change files between cycles. */

@@ -305,6 +305,7 @@ export class DagFileProcessorManager {
     view.refreshedAt = Date.now();
     const names = files.map((f) => f.relativeFileloc);
     const { priorityRequestIds } = this.queue.forgetMissing(view.bundle.name, names);
+    priorityRequestIds.push(...this.results.forgetMissing(view.bundle.name, new Set(names)).priorityRequestIds);
     this.incremental.forgetMissing(view.bundle.name, names);
     this.watchers.get(view.bundle.name)?.watch(view.bundle.root);
     const present = new Set(names.map((n) => `${view.bundle.name}/${n}`));

@@ -69,6 +69,17 @@ describe('PendingResults: when a batch goes', () => {
     expect(fake.batches).toEqual([2]);
   });
 
+  it("a waiting result of a file found gone is dropped, so it cannot revive the file's DAGs after the sweep", async () => {
+    const { results } = pendingResults({ batchSize: 10, lingerMs: 60_000 });
+    results.add(resultOf('gone.ts', { priorityRequestIds: [7] }));
+    results.add(resultOf('kept.ts'));
+    results.add(resultOf('other-bundle.ts', { bundleName: 'other' }));
+    expect(results.forgetMissing('dags-folder', new Set(['kept.ts']))).toEqual({ priorityRequestIds: [7] });
+    results.flushNow();
+    await until(() => results.size === 0, 'the rest to be stored');
+    expect(persistedFiles()).toEqual(['kept.ts', 'other-bundle.ts']);
+  });
+
   it('more results than a batch holds go in several batches, none larger than the batch size', async () => {
     const { results } = pendingResults({ batchSize: 4, lingerMs: 20, maxInFlight: 1 });
     for (let i = 0; i < 10; i++) results.add(resultOf(`f${i}.ts`));

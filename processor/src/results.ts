@@ -114,6 +114,22 @@ export class PendingResults {
     }
   }
 
+  /**
+   * Drops waiting results of a bundle's files that are gone, so none lands after the sweep
+   * that made their DAGs stale (which would make them live again); answers the priority
+   * request ids they carried. A result already in a request is past recall, as it always was.
+   */
+  forgetMissing(bundleName: string, present: ReadonlySet<string>): { priorityRequestIds: number[] } {
+    const priorityRequestIds: number[] = [];
+    for (const [k, input] of this.pending) {
+      if (input.bundleName !== bundleName || present.has(input.relativeFileloc)) continue;
+      this.pending.delete(k);
+      priorityRequestIds.push(...(input.priorityRequestIds ?? []));
+    }
+    if (this.pending.size === 0) this.lingerUntil = null;
+    return { priorityRequestIds };
+  }
+
   /** Sends everything waiting without lingering, from now on (the processor is stopping). */
   flushNow(): void {
     this.draining = true;
