@@ -7,6 +7,7 @@ import { dagProcessingApp } from './http/dag-processing.ts';
 import { apiApp } from './http/api/index.ts';
 import { executionApp } from './http/execution.ts';
 import { dashboardApp } from './ui/index.ts';
+import { SecretUnavailableError } from './secrets/cipher.ts';
 
 export type ApiAppName = 'dag-processing' | 'execution' | 'api';
 
@@ -35,6 +36,11 @@ export function createApp(deps: ServerDeps, apps: readonly ApiAppName[] = ['dag-
   app.notFound((c) => c.json({ detail: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
+    if (error instanceof SecretUnavailableError) {
+      // A configuration fault (a key not given to this server) or a damaged row: never garbage, never the value.
+      deps.logger.error('cannot decrypt a stored secret', { path: c.req.path, reason: error.reason, detail: error.message });
+      return c.json({ detail: error.message }, error.reason === 'key-missing' ? 503 : 500);
+    }
     if (isDatabaseUnavailable(error)) {
       deps.logger.error('database unavailable', { path: c.req.path, error });
       return c.json({ detail: 'the metadata database is not reachable; retry later' }, 503);

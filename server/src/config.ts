@@ -4,6 +4,7 @@ import { parseEnv, positiveInt } from '@dagproc/shared/config/env';
 import type { LogLevel } from '@dagproc/shared/log';
 import type { ApiAppName } from './app.ts';
 import { authConfigFromEnv, authEnv, redactSecret, type AuthConfig } from './auth/index.ts';
+import { secretKeyEnv, type SecretKeys } from './secrets/cipher.ts';
 
 const APP_NAMES = ['dag-processing', 'execution', 'api'] as const;
 
@@ -41,6 +42,7 @@ const serverEnv = z.object({
     }),
   DAGPROC_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).optional().default('info'),
   ...authEnv,
+  ...secretKeyEnv,
 });
 
 export interface ServerConfig {
@@ -54,6 +56,8 @@ export interface ServerConfig {
   apps: ApiAppName[];
   logLevel: LogLevel;
   auth: AuthConfig;
+  /** Seals Variable values and Connection secrets at rest; no current key = plaintext. */
+  secrets: SecretKeys;
 }
 
 export type DatabaseConfig = ServerConfig['database'];
@@ -64,6 +68,15 @@ export function loadDatabaseConfig(env: Record<string, string | undefined>): Dat
   return parsed.DAGPROC_DATABASE_URL
     ? { url: parsed.DAGPROC_DATABASE_URL }
     : { dataDir: resolve(parsed.DAGPROC_DATA_DIR, 'pglite') };
+}
+
+/** The database and secret-key settings, for `secrets rotate-key`. */
+export function loadSecretsConfig(env: Record<string, string | undefined>): { database: DatabaseConfig; secrets: SecretKeys } {
+  const parsed = parseEnv(z.object(secretKeyEnv), env);
+  return {
+    database: loadDatabaseConfig(env),
+    secrets: { current: parsed.DAGPROC_SECRET_KEY, previous: parsed.DAGPROC_SECRET_KEY_PREVIOUS },
+  };
 }
 
 /** Parses the server's environment once at start; a bad value throws a ConfigError naming it. */
@@ -85,5 +98,6 @@ export function loadServerConfig(env: Record<string, string | undefined>): Serve
     apps: parsed.DAGPROC_API_APPS,
     logLevel: parsed.DAGPROC_LOG_LEVEL,
     auth: authConfigFromEnv(parsed),
+    secrets: { current: parsed.DAGPROC_SECRET_KEY, previous: parsed.DAGPROC_SECRET_KEY_PREVIOUS },
   };
 }

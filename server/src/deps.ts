@@ -1,6 +1,7 @@
 import type { Audience, TokenClaims } from '@dagproc/shared';
 import type { Logger } from '@dagproc/shared/log';
 import type { Database } from './db/client.ts';
+import type { SecretCipher } from './secrets/cipher.ts';
 
 export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: string; unavailable?: true };
 
@@ -20,5 +21,7 @@ export interface ServerDeps {
   /** The public JWK set, when the signing key is asymmetric. */
   jwks: { keys: object[] } | null;
   logger: Logger;
+  /** Seals and opens Variable values and Connection secrets at rest. */
+  secrets: SecretCipher;
   limits: { maxBodyBytes: number; maxBatchCalls: number };
 }

@@ -8,6 +8,7 @@ import type { ServerConfig } from './config.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import type { ServerDeps } from './deps.ts';
+import { SecretCipher } from './secrets/cipher.ts';
 
 export interface RunningServer {
   url: string;
@@ -29,8 +30,13 @@ export async function startServer(
   const { applied } = await migrateWithRetry(database, logger);
   if (applied > 0) logger.info('migrations applied', { applied, database: database.kind });
 
+  const secrets = new SecretCipher(config.secrets);
+  if (!secrets.encrypts) {
+    logger.warn('DAGPROC_SECRET_KEY is not set: Variable values and Connection secrets are stored in plaintext (set it, then run `pnpm dagproc secrets rotate-key` to encrypt them)');
+  }
   const deps: ServerDeps = {
     database,
+    secrets,
     verifier: auth.verifier,
     fileTokens: auth.signer,
     jwks: auth.jwks,
@@ -42,7 +48,7 @@ export async function startServer(
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  logger.info('server listening', { url, database: database.kind, apps: config.apps });
+  logger.info('server listening', { url, database: database.kind, apps: config.apps, secretKey: secrets.keys.current?.id ?? null });
 
   return {
     url,

@@ -4,6 +4,7 @@ import { createApp } from '../app.ts';
 import { createAuth } from '../auth/index.ts';
 import { openDatabase, type Database } from '../db/client.ts';
 import type { ServerDeps } from '../deps.ts';
+import { SecretCipher } from '../secrets/cipher.ts';
 import { testServerConfig } from '../testing/server.ts';
 
 /**
@@ -23,6 +24,7 @@ beforeAll(async () => {
     fileTokens: auth.signer,
     jwks: auth.jwks,
     logger: createLogger('server', { write: (line) => logged.push(line) }),
+    secrets: new SecretCipher(testServerConfig().secrets),
     limits: { maxBodyBytes: 1 << 20, maxBatchCalls: 50 },
   };
 });
