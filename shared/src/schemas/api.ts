@@ -343,7 +343,7 @@ export const connectionCreateBody = doc(
 );
 export type ConnectionCreateBody = z.infer<typeof connectionCreateBody>;
 
-export const connectionPatchBody = doc(connectionBody.partial(), {
+export const connectionPatchBody = doc(connectionBody.partial().refine((body) => Object.keys(body).length > 0, 'at least one field to change'), {
   id: 'ConnectionPatchBody',
   description: 'Changes only the fields sent; null clears a field.',
 });
