@@ -69,8 +69,7 @@ export class ApiClient {
     try {
       res = await fetch(`${this.baseUrl}/api/v2${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new CliFailure(`could not reach the API at ${this.baseUrl}: ${cause}`, 1);
+      throw new CliFailure(`could not reach the API at ${this.baseUrl}: ${errorCode(error)}`, 1);
     }
     const text = await res.text();
     let parsed: unknown = text;
@@ -90,6 +89,16 @@ export class ApiClient {
     // The server's 400 is bad input the operator typed; anything else is not theirs to fix by retyping.
     throw new CliFailure(`the API answered ${reply.status}: ${detail}`, reply.status === 400 ? 2 : 1);
   }
+}
+
+/** `ECONNREFUSED` rather than fetch's "fetch failed": the first error code down the cause chain. */
+function errorCode(error: unknown): string {
+  for (let e: unknown = error, depth = 0; e && depth < 6; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = e instanceof AggregateError && e.errors.length ? e.errors[0] : (e as { cause?: unknown }).cause;
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** node:util parseArgs, with its complaints as usage errors. */
