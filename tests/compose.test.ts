@@ -330,7 +330,7 @@ describe('compose.yaml', () => {
 
     it('interpolates only in forms compose reads, and only these variables', () => {
       const names = new Set(scalars(compose).flatMap((s) => interpolations(s).map((i) => i.name)));
-      expect([...names].sort()).toEqual(['DAGPROC_JWT_SECRET', 'POSTGRES_PASSWORD']);
+      expect([...names].sort()).toEqual(['DAGPROC_JWT_SECRET', 'DAGPROC_SECRET_KEY', 'POSTGRES_PASSWORD']);
     });
   });
 
