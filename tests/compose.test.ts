@@ -499,7 +499,7 @@ describe('.dockerignore', () => {
   };
 
   it('keeps secrets, host modules and the tests out of the build context', () => {
-    for (const path of ['.env', '.env.local', '.dagproc/jwt-secret', '.dagproc/processor.token', 'node_modules/tsx/package.json', 'server/node_modules/hono/package.json', '.git/config', 'tests/lifecycle.e2e.test.ts', 'tests/helpers/poll.ts']) {
+    for (const path of ['.env', '.env.local', '.dagproc/jwt-secret', '.dagproc/secret-key', '.dagproc/processor.token', 'node_modules/tsx/package.json', 'server/node_modules/hono/package.json', '.git/config', 'tests/lifecycle.e2e.test.ts', 'tests/helpers/poll.ts']) {
       expect(excluded(path), path).toBe(true);
     }
   });
