@@ -37,6 +37,7 @@ export function createApp(deps: ServerDeps, apps: readonly ApiAppName[] = ['dag-
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
     if (error instanceof SecretUnavailableError) {
+      if (error.reason === 'refused') return c.json({ detail: error.message }, 400);
       // A configuration fault (a key not given to this server) or a damaged row: never garbage, never the value.
       deps.logger.error('cannot decrypt a stored secret', { path: c.req.path, reason: error.reason, detail: error.message });
       return c.json({ detail: error.message }, error.reason === 'key-missing' ? 503 : 500);

@@ -35,7 +35,8 @@ export class SecretUnavailableError extends Error {
   override name = 'SecretUnavailableError';
   constructor(
     message: string,
-    readonly reason: 'key-missing' | 'tampered',
+    /** key-missing: a configuration fault (503); tampered: a damaged row (500); refused: bad input (400). */
+    readonly reason: 'key-missing' | 'tampered' | 'refused',
   ) {
     super(message);
   }
@@ -129,7 +130,9 @@ export class SecretCipher {
     const key = this.keys.current;
     if (!key) {
       // Plaintext must never read back as an envelope it is not.
-      if (isEnvelope(plaintext)) throw new SecretUnavailableError('cannot store a value shaped like an encrypted envelope without DAGPROC_SECRET_KEY', 'key-missing');
+      if (isEnvelope(plaintext)) {
+        throw new SecretUnavailableError('a value shaped like an encrypted envelope (dgp:v1:...) cannot be stored while DAGPROC_SECRET_KEY is not set', 'refused');
+      }
       return plaintext;
     }
     const iv = randomBytes(IV_BYTES);
