@@ -336,7 +336,7 @@ describe('compose.yaml', () => {
 
     it('interpolates only in forms compose reads, and only these variables', () => {
       const names = new Set(scalars(compose).flatMap((s) => interpolations(s).map((i) => i.name)));
-      expect([...names].sort()).toEqual(['DAGPROC_JWT_SECRET', 'POSTGRES_PASSWORD']);
+      expect([...names].sort()).toEqual(['DAGPROC_JWT_SECRET', 'DAGPROC_SECRET_KEY', 'POSTGRES_PASSWORD']);
     });
   });
 
@@ -608,7 +608,7 @@ describe('.dockerignore', () => {
   };
 
   it('keeps secrets, host modules and the tests out of the build context', () => {
-    for (const path of ['.env', '.env.local', '.dagproc/jwt-secret', '.dagproc/processor.token', 'node_modules/tsx/package.json', 'server/node_modules/hono/package.json', '.git/config', 'tests/lifecycle.e2e.test.ts', 'tests/helpers/poll.ts']) {
+    for (const path of ['.env', '.env.local', '.dagproc/jwt-secret', '.dagproc/secret-key', '.dagproc/processor.token', 'node_modules/tsx/package.json', 'server/node_modules/hono/package.json', '.git/config', 'tests/lifecycle.e2e.test.ts', 'tests/helpers/poll.ts']) {
       expect(excluded(path), path).toBe(true);
     }
   });

@@ -40,7 +40,7 @@ describe('the processor boundary', () => {
         if (pkg === '@dagproc/server' && !typeOnly) problems.push(`${relative(ROOT, file)}: imports server code at runtime (${spec})`);
         if (spec.includes('/server/src/')) problems.push(`${relative(ROOT, file)}: reaches into server/src (${spec})`);
       }
-      if (/DAGPROC_(DATABASE_URL|JWT_SECRET|JWT_PRIVATE_KEY_PATH)/.test(text)) problems.push(`${relative(ROOT, file)}: names a server secret setting`);
+      if (/DAGPROC_(DATABASE_URL|JWT_SECRET|JWT_PRIVATE_KEY_PATH|SECRET_KEY)/.test(text)) problems.push(`${relative(ROOT, file)}: names a server secret setting`);
     }
     expect(problems).toEqual([]);
   });

@@ -13,6 +13,7 @@ import { appRouter } from './routers/index.ts';
 
 /** Every tRPC procedure's path (`jobs.heartbeat`): the only values the route label takes for tRPC calls. */
 const PROCEDURES: ReadonlySet<string> = new Set(Object.keys(appRouter._def.procedures));
+import { SecretUnavailableError } from './secrets/cipher.ts';
 
 export type ApiAppName = 'dag-processing' | 'execution' | 'api';
 
@@ -46,6 +47,12 @@ export function createApp(deps: ServerDeps, apps: readonly ApiAppName[] = ['dag-
   app.notFound((c) => c.json({ detail: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
+    if (error instanceof SecretUnavailableError) {
+      if (error.reason === 'refused') return c.json({ detail: error.message }, 400);
+      // A configuration fault (a key not given to this server) or a damaged row: never garbage, never the value.
+      deps.logger.error('cannot decrypt a stored secret', { path: c.req.path, reason: error.reason, detail: error.message });
+      return c.json({ detail: error.message }, error.reason === 'key-missing' ? 503 : 500);
+    }
     if (isDatabaseUnavailable(error)) {
       deps.logger.error('database unavailable', { path: c.req.path, error });
       return c.json({ detail: 'the metadata database is not reachable; retry later' }, 503);

@@ -4,6 +4,7 @@ import { logFormat, parseEnv, positiveInt } from '@dagproc/shared/config/env';
 import type { LogFormat, LogLevel } from '@dagproc/shared/log';
 import type { ApiAppName } from './app.ts';
 import { authConfigFromEnv, authEnv, redactSecret, type AuthConfig } from './auth/index.ts';
+import { secretKeyEnv, type SecretKeys } from './secrets/cipher.ts';
 
 const APP_NAMES = ['dag-processing', 'execution', 'api'] as const;
 
@@ -43,6 +44,7 @@ const serverEnv = z.object({
   DAGPROC_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).optional().default('info'),
   DAGPROC_LOG_FORMAT: logFormat(),
   ...authEnv,
+  ...secretKeyEnv,
 });
 
 export interface ServerConfig {
@@ -58,6 +60,8 @@ export interface ServerConfig {
   /** Unset: pretty on a terminal, JSON lines elsewhere. */
   logFormat?: LogFormat | undefined;
   auth: AuthConfig;
+  /** Seals Variable values and Connection secrets at rest; no current key = plaintext. */
+  secrets: SecretKeys;
 }
 
 export type DatabaseConfig = ServerConfig['database'];
@@ -68,6 +72,15 @@ export function loadDatabaseConfig(env: Record<string, string | undefined>): Dat
   return parsed.DAGPROC_DATABASE_URL
     ? { url: parsed.DAGPROC_DATABASE_URL }
     : { dataDir: resolve(parsed.DAGPROC_DATA_DIR, 'pglite') };
+}
+
+/** The database and secret-key settings, for `secrets rotate-key`. */
+export function loadSecretsConfig(env: Record<string, string | undefined>): { database: DatabaseConfig; secrets: SecretKeys } {
+  const parsed = parseEnv(z.object(secretKeyEnv), env);
+  return {
+    database: loadDatabaseConfig(env),
+    secrets: { current: parsed.DAGPROC_SECRET_KEY, previous: parsed.DAGPROC_SECRET_KEY_PREVIOUS },
+  };
 }
 
 /** Parses the server's environment once at start; a bad value throws a ConfigError naming it. */
@@ -90,5 +103,6 @@ export function loadServerConfig(env: Record<string, string | undefined>): Serve
     logLevel: parsed.DAGPROC_LOG_LEVEL,
     logFormat: parsed.DAGPROC_LOG_FORMAT,
     auth: authConfigFromEnv(parsed),
+    secrets: { current: parsed.DAGPROC_SECRET_KEY, previous: parsed.DAGPROC_SECRET_KEY_PREVIOUS },
   };
 }

@@ -2,6 +2,7 @@ import type { Audience, TokenClaims } from '@dagproc/shared';
 import type { Logger } from '@dagproc/shared/log';
 import type { Database } from './db/client.ts';
 import type { ServerMetrics } from './metrics.ts';
+import type { SecretCipher } from './secrets/cipher.ts';
 
 export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: string; unavailable?: true };
 
@@ -21,6 +22,8 @@ export interface ServerDeps {
   /** The public JWK set, when the signing key is asymmetric. */
   jwks: { keys: object[] } | null;
   logger: Logger;
+  /** Seals and opens Variable values and Connection secrets at rest. */
+  secrets: SecretCipher;
   limits: { maxBodyBytes: number; maxBatchCalls: number };
   metrics: ServerMetrics;
 }

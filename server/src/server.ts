@@ -9,6 +9,7 @@ import { openDatabase, type Database } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import type { ServerDeps } from './deps.ts';
 import { ServerMetrics } from './metrics.ts';
+import { SecretCipher } from './secrets/cipher.ts';
 
 export interface RunningServer {
   url: string;
@@ -32,8 +33,13 @@ export async function startServer(
 
   const metrics = new ServerMetrics();
   metrics.watchDatabase(database);
+  const secrets = new SecretCipher(config.secrets);
+  if (!secrets.encrypts) {
+    logger.warn('DAGPROC_SECRET_KEY is not set: Variable values and Connection secrets are stored in plaintext (set it, then run `pnpm dagproc secrets rotate-key` to encrypt them)');
+  }
   const deps: ServerDeps = {
     database,
+    secrets,
     verifier: auth.verifier,
     fileTokens: auth.signer,
     jwks: auth.jwks,
@@ -46,7 +52,7 @@ export async function startServer(
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  logger.info('server listening', { url, database: database.kind, apps: config.apps });
+  logger.info('server listening', { url, database: database.kind, apps: config.apps, secretKey: secrets.keys.current?.id ?? null });
 
   return {
     url,

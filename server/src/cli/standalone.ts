@@ -10,6 +10,7 @@ import { createAuth } from '../auth/index.ts';
 import { loadServerConfig } from '../config.ts';
 import { startServer } from '../server.ts';
 import { DataDirLocked, lockDataDir } from './data-dir-lock.ts';
+import { generateSecretKey } from '../secrets/cipher.ts';
 import { renewalDelayMs, writeTokenFile } from './provision-token.ts';
 
 const PROCESSOR_MAIN = fileURLToPath(new URL('../../../processor/src/main.ts', import.meta.url));
@@ -38,6 +39,7 @@ async function main(): Promise<number> {
   if (!env.DAGPROC_JWT_SECRET && !env.DAGPROC_JWT_PRIVATE_KEY_PATH && !env.DAGPROC_JWT_JWKS_URL) {
     env.DAGPROC_JWT_SECRET = standaloneSecret(dataDir);
   }
+  if (!env.DAGPROC_SECRET_KEY) env.DAGPROC_SECRET_KEY = standaloneSecret(dataDir, 'secret-key', generateSecretKey);
   const config = loadServerConfig({ ...env, DAGPROC_DATA_DIR: dataDir });
   const logger = createLogger('standalone', { level: config.logLevel, format: config.logFormat });
   if (lock.tookOverFrom !== undefined) logger.warn('took over the lock of a dagproc that is gone', { pid: lock.tookOverFrom, lock: lock.path });
@@ -116,7 +118,7 @@ async function main(): Promise<number> {
 function startProcessor(env: NodeJS.ProcessEnv, apiUrl: string, tokenPath: string): ChildProcess {
   const childEnv: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(env)) {
-    if (key.startsWith('DAGPROC_') && /DATABASE_URL|JWT_|DATA_DIR/.test(key)) continue;
+    if (key.startsWith('DAGPROC_') && /DATABASE_URL|JWT_|SECRET_KEY|DATA_DIR/.test(key)) continue;
     childEnv[key] = value;
   }
   childEnv.DAGPROC_API_URL = apiUrl;
@@ -128,16 +130,19 @@ function startProcessor(env: NodeJS.ProcessEnv, apiUrl: string, tokenPath: strin
   });
 }
 
-/** A signing secret made on first start and kept (mode 0600) so tokens survive a restart. */
-function standaloneSecret(dataDir: string): string {
-  const path = join(dataDir, 'jwt-secret');
+/**
+ * A secret made on first start and kept (mode 0600): the signing secret, so tokens survive a
+ * restart, and the key Variables and Connection secrets are encrypted under.
+ */
+function standaloneSecret(dataDir: string, name = 'jwt-secret', make = () => randomBytes(48).toString('base64url')): string {
+  const path = join(dataDir, name);
   try {
     const existing = readFileSync(path, 'utf8').trim();
     if (existing.length >= 32) return existing;
   } catch {
     // first start
   }
-  const secret = randomBytes(48).toString('base64url');
+  const secret = make();
   writeFileSync(path, secret, { mode: 0o600 });
   return secret;
 }

@@ -206,14 +206,17 @@ export const connection = pgTable('connection', {
   host: text('host'),
   port: integer('port'),
   login: text('login'),
+  /** An encrypted envelope (server/src/secrets/cipher.ts), or plaintext when no key was set. */
   password: text('password'),
   schema: text('schema'),
-  extra: jsonb('extra').$type<Record<string, unknown>>(),
+  /** A JSON string holding an encrypted envelope, or a plain object when no key was set. */
+  extra: jsonb('extra').$type<Record<string, unknown> | string>(),
 });
 
 export const variable = pgTable('variable', {
   id: serial('id').primaryKey(),
   key: text('key').notNull().unique(),
+  /** An encrypted envelope (server/src/secrets/cipher.ts), or plaintext when no key was set. */
   val: text('val').notNull(),
   description: text('description'),
 });
@@ -233,6 +236,18 @@ export const auditLog = pgTable(
   },
   (t) => [index('audit_log_dttm_idx').on(t.dttm)],
 );
+
+/**
+ * Which Connections and Variables the DAG files of a bundle may read through the Execution
+ * API. No row for a bundle: unrestricted. Entries are exact ids or prefixes ending in `*`.
+ */
+export const bundleAccessPolicy = pgTable('bundle_access_policy', {
+  bundleName: text('bundle_name').primaryKey(),
+  connectionIds: jsonb('connection_ids').$type<string[]>().notNull(),
+  variableKeys: jsonb('variable_keys').$type<string[]>().notNull(),
+  updatedAt: tz('updated_at').notNull().defaultNow(),
+  updatedBy: text('updated_by'),
+});
 
 /**
  * The last parse of each file the server accepted. It orders concurrent and retried persists

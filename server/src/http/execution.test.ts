@@ -59,3 +59,38 @@ describe('parsing.fileToken', () => {
     expect((await get('/variables/target', token)).status).toBe(200);
   });
 });
+
+describe('bundle access policy', () => {
+  const fileToken = async (bundle: string, file: string) => (await ts.auth.signer.mintFileToken({ bundle, file, lifetimeSeconds: 60 })).token;
+
+  it('a bundle with no policy reads everything', async () => {
+    expect((await get('/variables/target', await fileToken('open-bundle', 'a.ts'))).status).toBe(200);
+  });
+
+  it("refuses what the bundle's policy does not list with a 403 naming the id and the bundle, before any lookup", async () => {
+    await rows(db(), `insert into bundle_access_policy (bundle_name, connection_ids, variable_keys) values ('locked', '["warehouse"]', '["team_*"]')`);
+    const token = await fileToken('locked', 'dags/etl.ts');
+    expect(await get('/variables/target', token)).toEqual({
+      status: 403,
+      body: { detail: "variable 'target' is not allowed by the access policy of bundle 'locked' (see: pnpm dagproc policy show --bundle locked)" },
+    });
+    // Not listed and not existing: the same 403, so a refusal tells nothing about existence.
+    expect((await get('/connections/nope', token)).status).toBe(403);
+    expect((await get('/connections/warehouse', token)).body).toMatchObject({ password: 's3cret' });
+    expect(await get('/variables/team_x', token)).toMatchObject({ status: 404 });
+  });
+
+  it('writes every read, allowed or refused, to audit_log with the principal, the bundle and the file', async () => {
+    const audit = await rows(db(), "select event, owner, bundle_name, relative_fileloc, extra from audit_log where bundle_name = 'locked' order by id");
+    expect(audit).toEqual([
+      { event: 'variable.get', owner: 'dag-file', bundle_name: 'locked', relative_fileloc: 'dags/etl.ts', extra: { key: 'target', outcome: 'denied', found: false } },
+      { event: 'connection.get', owner: 'dag-file', bundle_name: 'locked', relative_fileloc: 'dags/etl.ts', extra: { connId: 'nope', outcome: 'denied', found: false } },
+      { event: 'connection.get', owner: 'dag-file', bundle_name: 'locked', relative_fileloc: 'dags/etl.ts', extra: { connId: 'warehouse', outcome: 'read', found: true } },
+      { event: 'variable.get', owner: 'dag-file', bundle_name: 'locked', relative_fileloc: 'dags/etl.ts', extra: { key: 'team_x', outcome: 'not_found', found: false } },
+    ]);
+  });
+
+  it("does not apply to the processor's own token (it reads for the processor, e.g. a git bundle's credentials)", async () => {
+    expect((await get('/variables/target', await ts.processorToken())).status).toBe(200);
+  });
+});

@@ -5,6 +5,7 @@ import { createAuth } from '../auth/index.ts';
 import { openDatabase, type Database } from '../db/client.ts';
 import type { ServerDeps } from '../deps.ts';
 import { ServerMetrics } from '../metrics.ts';
+import { SecretCipher } from '../secrets/cipher.ts';
 import { testServerConfig } from '../testing/server.ts';
 
 /**
@@ -24,6 +25,7 @@ beforeAll(async () => {
     fileTokens: auth.signer,
     jwks: auth.jwks,
     logger: createLogger('server', { write: (line) => logged.push(line) }),
+    secrets: new SecretCipher(testServerConfig().secrets),
     limits: { maxBodyBytes: 1 << 20, maxBatchCalls: 50 },
     metrics: new ServerMetrics(),
   };

@@ -1,5 +1,6 @@
 import { createTRPCClient, httpLink } from '@trpc/client';
 import { createAuth, type Auth } from '../auth/index.ts';
+import { parseSecretKey, type SecretKey } from '../secrets/cipher.ts';
 import type { ServerConfig } from '../config.ts';
 import type { AppRouter } from '../routers/index.ts';
 import { startServer, type RunningServer } from '../server.ts';
@@ -7,6 +8,8 @@ import { silentLogger, type Logger } from '@dagproc/shared/log';
 import { openTestDatabase, type TestDatabase } from './database.ts';
 
 export const TEST_JWT_SECRET = 'dagproc-test-secret-0123456789-abcdefghijklmnop';
+/** 32 bytes, base64url: test servers encrypt secrets at rest, as a configured deployment does. */
+export const TEST_SECRET_KEY = 'ZGFncHJvYy10ZXN0LXNlY3JldC1rZXktMzItYnl0ZXM';
 
 export interface TestServer {
   url: string;
@@ -36,6 +39,7 @@ export function testServerConfig(overrides: Partial<ServerConfig> = {}): ServerC
     apps: ['dag-processing', 'execution', 'api'],
     logLevel: 'error',
     auth: { secret: new TextEncoder().encode(TEST_JWT_SECRET), issuer: 'dagproc' },
+    secrets: { current: parseSecretKey(TEST_SECRET_KEY) as SecretKey, previous: [] },
     ...overrides,
   };
 }

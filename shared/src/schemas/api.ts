@@ -315,6 +315,12 @@ export const MASKED = '***';
 
 export const connIdParams = z.object({ connId });
 export const connectionsQuery = pageQuery;
+export const connectionQuery = z.object({
+  reveal: doc(queryBoolean.optional(), {
+    description: 'true: answer the password and extra as stored, unmasked (recorded in the audit log).',
+    default: false,
+  }),
+});
 
 const optionalText = (max: number) => z.string().max(max).nullable().optional();
 
@@ -334,6 +340,18 @@ export const connectionBody = doc(
   { id: 'ConnectionBody', description: 'Replaces the whole connection: a field left out becomes null.' },
 );
 export type ConnectionBody = z.infer<typeof connectionBody>;
+
+export const connectionCreateBody = doc(
+  z.strictObject({ connId, ...connectionBody.shape }),
+  { id: 'ConnectionCreateBody', description: 'A new Connection; 409 when the id is taken.' },
+);
+export type ConnectionCreateBody = z.infer<typeof connectionCreateBody>;
+
+export const connectionPatchBody = doc(connectionBody.partial().refine((body) => Object.keys(body).length > 0, 'at least one field to change'), {
+  id: 'ConnectionPatchBody',
+  description: 'Changes only the fields sent; null clears a field.',
+});
+export type ConnectionPatchBody = z.infer<typeof connectionPatchBody>;
 
 export const connectionResponse = doc(
   z.object({
@@ -356,3 +374,45 @@ export type ConnectionResponse = z.infer<typeof connectionResponse>;
 export const connectionCollection = doc(z.object({ connections: z.array(connectionResponse), totalEntries }), {
   id: 'ConnectionCollectionResponse',
 });
+
+// ---------------------------------------------------------------- bundle access policies
+
+/** A Connection id or Variable key, or a prefix of them ending in `*` (`*` alone: everything). */
+export const accessPolicyEntry = doc(
+  z
+    .string()
+    .max(251)
+    .regex(/^([A-Za-z0-9_.-]+\*?|\*)$/, 'an entry is an id or key, or a prefix ending in "*" (letters, digits, ".", "_", "-")'),
+  { description: 'An exact id, or a prefix ending in "*".' },
+);
+
+export const bundleNameParams = z.object({ bundleName });
+
+export const accessPolicyBody = doc(
+  z.strictObject({
+    connectionIds: z.array(accessPolicyEntry).max(1000),
+    variableKeys: z.array(accessPolicyEntry).max(1000),
+  }),
+  {
+    id: 'BundleAccessPolicyBody',
+    description: 'What the DAG files of the bundle may read through the Execution API; an empty list allows nothing of that kind.',
+  },
+);
+export type AccessPolicyBody = z.infer<typeof accessPolicyBody>;
+
+export const accessPolicyResponse = doc(
+  z.object({
+    bundleName: z.string(),
+    connectionIds: z.array(z.string()),
+    variableKeys: z.array(z.string()),
+    updatedAt: timestamp,
+    updatedBy: z.string().nullable(),
+  }),
+  { id: 'BundleAccessPolicyResponse' },
+);
+export type AccessPolicyResponse = z.infer<typeof accessPolicyResponse>;
+
+export const accessPolicyCollection = doc(z.object({ accessPolicies: z.array(accessPolicyResponse), totalEntries }), {
+  id: 'BundleAccessPolicyCollectionResponse',
+});
+export const accessPoliciesQuery = pageQuery;

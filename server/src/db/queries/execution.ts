@@ -1,14 +1,17 @@
 import { eq, sql } from 'drizzle-orm';
 import type { ConnectionResponse } from '@dagproc/shared';
+import { openExtra, secretAad, type SecretCipher } from '../../secrets/cipher.ts';
 import type { Db } from '../client.ts';
 import { auditLog, connection, variable } from '../schema.ts';
 
-export async function getVariable(db: Db, key: string): Promise<string | undefined> {
+/** A Variable's value, decrypted; undefined when there is none. */
+export async function getVariable(db: Db, cipher: SecretCipher, key: string): Promise<string | undefined> {
   const [row] = await db.select({ val: variable.val }).from(variable).where(eq(variable.key, key));
-  return row?.val;
+  return row ? cipher.open(row.val, secretAad.variable(key), `variable '${key}'`) : undefined;
 }
 
-export async function getConnection(db: Db, connId: string): Promise<ConnectionResponse | undefined> {
+/** A Connection with its password and extra decrypted: for authorised readers only. */
+export async function getConnection(db: Db, cipher: SecretCipher, connId: string): Promise<ConnectionResponse | undefined> {
   const [row] = await db.select().from(connection).where(eq(connection.connId, connId));
   if (!row) return undefined;
   return {
@@ -17,9 +20,9 @@ export async function getConnection(db: Db, connId: string): Promise<ConnectionR
     host: row.host,
     port: row.port,
     login: row.login,
-    password: row.password,
+    password: row.password === null ? null : cipher.open(row.password, secretAad.password(connId), `the password of connection '${connId}'`),
     schema: row.schema,
-    extra: row.extra ?? null,
+    extra: openExtra(cipher, connId, row.extra),
   };
 }
 

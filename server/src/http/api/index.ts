@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { ServerDeps } from '../../deps.ts';
 import type { BearerEnv } from '../bearer.ts';
+import { accessPolicyOperations } from './access-policies.ts';
 import { bundleOperations } from './bundles.ts';
 import { callbackRequestOperations } from './callback-requests.ts';
 import { connectionOperations } from './connections.ts';
@@ -24,6 +25,7 @@ export const apiOperations: readonly ApiOperation[] = [
   ...callbackRequestOperations,
   ...variableOperations,
   ...connectionOperations,
+  ...accessPolicyOperations,
 ];
 
 /**

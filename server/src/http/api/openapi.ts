@@ -90,7 +90,7 @@ export function buildOpenApiDocument(operations: readonly ApiOperation[]): OpenA
       version: '2',
       description:
         'DAGs, their versions, import errors and warnings, bundles, processor jobs, parse and callback requests, ' +
-        'Variables and Connections. Modelled on Airflow\'s public API, in camelCase JSON. Every route but this ' +
+        'Variables, Connections and bundle access policies. Modelled on Airflow\'s public API, in camelCase JSON. Every route but this ' +
         `document needs a bearer token with audience ${AUDIENCE.api}.`,
     },
     servers: [{ url: API_BASE_PATH }],

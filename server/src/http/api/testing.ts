@@ -97,6 +97,12 @@ export const operationSamples: Record<string, { method: string; path: string; bo
   deleteVariable: { method: 'DELETE', path: '/variables/target' },
   getConnections: { method: 'GET', path: '/connections' },
   getConnection: { method: 'GET', path: '/connections/warehouse' },
+  postConnection: { method: 'POST', path: '/connections', body: { connId: 'web', connType: 'http' } },
+  patchConnection: { method: 'PATCH', path: '/connections/warehouse', body: { host: 'db2.internal' } },
   putConnection: { method: 'PUT', path: '/connections/warehouse', body: { connType: 'postgres' } },
   deleteConnection: { method: 'DELETE', path: '/connections/warehouse' },
+  getAccessPolicies: { method: 'GET', path: '/accessPolicies' },
+  getAccessPolicy: { method: 'GET', path: '/bundles/dags-folder/accessPolicy' },
+  putAccessPolicy: { method: 'PUT', path: '/bundles/dags-folder/accessPolicy', body: { connectionIds: ['warehouse'], variableKeys: ['target'] } },
+  deleteAccessPolicy: { method: 'DELETE', path: '/bundles/dags-folder/accessPolicy' },
 };

@@ -60,6 +60,26 @@ describe('Variables', () => {
   });
 });
 
+describe('Variables at rest', () => {
+  it('stores the value encrypted and answers it decrypted', async () => {
+    await api.call('PUT', '/variables/api_key', { body: { value: 'sk-live-123' } });
+    const [row] = await api.sql("select val from variable where key = 'api_key'");
+    expect(row!.val).toMatch(/^dgp:v1:[0-9a-f]{8}:[A-Za-z0-9_-]+$/);
+    expect(JSON.stringify(await api.sql('select * from variable'))).not.toContain('sk-live-123');
+    expect((await api.get('/variables/api_key')).body.value).toBe('sk-live-123');
+    expect((await api.get('/variables')).body.variables.find((v: any) => v.key === 'api_key').value).toBe('sk-live-123');
+    await api.call('DELETE', '/variables/api_key');
+  });
+
+  it('a value the server holds no key for is a 503 naming the key, never garbage', async () => {
+    await api.sql("insert into variable (key, val) values ('orphan', 'dgp:v1:00000000:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')");
+    const res = await api.get('/variables/orphan');
+    expect(res.status).toBe(503);
+    expect(res.body.detail).toMatch(/^cannot decrypt variable 'orphan': it was encrypted with key 00000000, which this server does not hold/);
+    await api.sql("delete from variable where key = 'orphan'");
+  });
+});
+
 describe('Variables: bad input', () => {
   it.each([
     ['PUT', '/variables/target', { value: 3 }, 'value: expected string, received number'],

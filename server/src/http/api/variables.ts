@@ -15,7 +15,7 @@ export const variableOperations = [
     query: variablesQuery,
     responses: { 200: { description: 'The Variables, by key.', schema: variableCollection } },
     async handle({ query, deps }) {
-      return ok(await listVariables(deps.database.db, pageOf(query)));
+      return ok(await listVariables(deps.database.db, deps.secrets, pageOf(query)));
     },
   }),
 
@@ -28,7 +28,7 @@ export const variableOperations = [
     params: variableKeyParams,
     responses: { 200: { description: 'The Variable.', schema: variableResponse }, 404: errorResponse('No such Variable.') },
     async handle({ params, deps }) {
-      const variable = await findVariable(deps.database.db, params.key);
+      const variable = await findVariable(deps.database.db, deps.secrets, params.key);
       return variable ? ok(variable) : unknownVariable(params.key);
     },
   }),
@@ -46,7 +46,7 @@ export const variableOperations = [
       201: { description: 'Created.', schema: variableResponse },
     },
     async handle({ params, body, claims, deps }) {
-      const result = await putVariable(deps.database.db, params.key, body, claims.sub);
+      const result = await putVariable(deps.database.db, deps.secrets, params.key, body, claims.sub);
       return result.created ? created(result.variable) : ok(result.variable);
     },
   }),
