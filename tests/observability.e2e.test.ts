@@ -83,7 +83,10 @@ describe('a running processor with DAGPROC_PROCESSOR_HEALTH_PORT', () => {
       const scraped = parseExposition((await get(`${ts.url}/metrics`)).text);
       return (scraped.value('dagproc_http_requests_total', { route: 'jobs.heartbeat', status: '200' }) ?? 0) >= 1 ? scraped : null;
     }, 'the server to count a heartbeat');
-    expect(server.value('dagproc_http_requests_total', { route: 'parsing.persist', status: '200' })).toBeGreaterThanOrEqual(2);
+    // Both files' results, sent one by one or together in a persistMany batch.
+    expect(server.value('dagproc_persist_files_total', { outcome: 'applied' })).toBeGreaterThanOrEqual(2);
+    const persistCalls = ['parsing.persist', 'parsing.persistMany'].map((route) => server.value('dagproc_http_requests_total', { route, status: '200' }) ?? 0);
+    expect(persistCalls[0]! + persistCalls[1]!).toBeGreaterThanOrEqual(1);
     expect(server.value('dagproc_http_requests_total', { route: 'jobs.register', status: '200' })).toBe(1);
   });
 
@@ -175,6 +178,6 @@ describe('processor startup', () => {
     expect(await processor.exited).toBe(0);
     expect(processor.logs).toEqual([]); // no JSON at all
     expect(processor.stderr).toContainEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z INFO  processor processor started jobId=\d+ bundles=\["observed"\] parsingProcesses=2$/));
-    expect(processor.stderr).toContainEqual(expect.stringMatching(/^\S+ INFO  processor processor stopped jobId=\d+ parsed=2 importErrors=1 callbacksRun=0$/));
+    expect(processor.stderr).toContainEqual(expect.stringMatching(/^\S+ INFO  processor processor stopped jobId=\d+ parsed=2 skippedUnchanged=0 importErrors=1 callbacksRun=0$/));
   }, 60_000);
 });

@@ -111,14 +111,13 @@ describe('a file deleted while it is being parsed', () => {
     await until(() => fake.sweeps.length > 0, 'first sweep');
     unlinkSync(join(dir, 'a.ts'));
     await until(() => fake.sweeps.some((s) => !s.files.includes('a.ts')), 'a sweep without a.ts');
-    const callsAtSweep = fake.calls.length;
     releaseA();
     await running;
-    const persistedAfterSweep = fake.calls.slice(callsAtSweep).filter((c) => c === 'parsing.persist' || c === 'parsing.persistMany').length;
-    expect({ persistedAfterSweep, aPersisted: fake.persisted.some((p) => p.relativeFileloc === 'a.ts') }).toEqual({
-      persistedAfterSweep: 0,
-      aPersisted: false,
-    });
+    // Other files' results may still be on their way after the sweep (a loaded machine); a.ts's never.
+    expect({
+      aPersisted: fake.persisted.some((p) => p.relativeFileloc === 'a.ts'),
+      othersPersisted: fake.persisted.some((p) => p.relativeFileloc !== 'a.ts'),
+    }).toEqual({ aPersisted: false, othersPersisted: true });
   });
 });
 

@@ -27,12 +27,12 @@ export class ServerMetrics {
   readonly inFlight = this.registry.gauge({ name: 'dagproc_http_requests_in_flight', help: 'HTTP requests being handled now.' });
   readonly persisted = this.registry.counter({
     name: 'dagproc_persist_files_total',
-    help: 'Parse results stored by parsing.persist, by outcome (applied; duplicate: already stored; superseded: an older parse than the stored one).',
+    help: 'Parse results stored by parsing.persist and parsing.persistMany (each file of a batch), by outcome (applied; duplicate: already stored; superseded: an older parse than the stored one).',
     labelNames: ['outcome'],
   });
   readonly persistRetries = this.registry.counter({
     name: 'dagproc_persist_retries_total',
-    help: 'parsing.persist transactions run again after a deadlock or serialization failure.',
+    help: 'parsing.persist / persistMany transactions run again after a deadlock or serialization failure.',
   });
   private readonly poolMax = this.registry.gauge({
     name: 'dagproc_db_pool_max_connections',
