@@ -77,6 +77,12 @@ export interface ProcessorConfig {
   bundleNameFilter: string[] | null;
   /** --num-runs: parse each file this many times, then exit 0; null to run until stopped. */
   numRuns: number | null;
+  /**
+   * --dry-run: parse every file as usual (isolation included) but write nothing through the API:
+   * no Job, no bundle reconcile or sync, no claims, no stale sweep, no persisted results. A
+   * diagnostic mode (does the bundle parse, how fast), and the parse-only row of `pnpm bench`.
+   */
+  dryRun: boolean;
   parsingProcesses: number;
   /** Seconds; all durations below are whole seconds. */
   minFileProcessInterval: number;
@@ -190,6 +196,7 @@ export function loadProcessorConfig(
     bundles,
     bundleNameFilter: flags.bundleNames,
     numRuns: flags.numRuns,
+    dryRun: flags.dryRun,
     parsingProcesses: parsed.DAGPROC_PARSING_PROCESSES,
     minFileProcessInterval: parsed.DAGPROC_MIN_FILE_PROCESS_INTERVAL,
     fileParseTimeout: parsed.DAGPROC_FILE_PARSE_TIMEOUT,
@@ -217,18 +224,25 @@ function defaultBundle(configuredPath: string, refreshInterval: number): LocalBu
 interface Flags {
   numRuns: number | null;
   bundleNames: string[] | null;
+  dryRun: boolean;
 }
 
-const FLAGS = ['--num-runs', '--bundle-name'] as const;
+const FLAGS = ['--num-runs', '--bundle-name', '--dry-run'] as const;
+const USAGE = 'the processor takes --num-runs N, --bundle-name NAME and --dry-run';
 
 function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = { numRuns: null, bundleNames: null };
+  const flags: Flags = { numRuns: null, bundleNames: null, dryRun: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
     if (!(FLAGS as readonly string[]).includes(flag)) {
-      throw new ConfigError(`${arg}: unknown argument (the processor takes --num-runs N and --bundle-name NAME)`);
+      throw new ConfigError(`${arg}: unknown argument (${USAGE})`);
+    }
+    if (flag === '--dry-run') {
+      if (flag !== arg) throw new ConfigError(`--dry-run: takes no value (got ${JSON.stringify(arg)})`);
+      flags.dryRun = true;
+      continue;
     }
     let value: string | undefined;
     if (flag !== arg) value = arg.slice(eq + 1);
