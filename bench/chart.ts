@@ -41,9 +41,10 @@ export function lineChartSvg(options: ChartOptions): string {
 
   const xs = points.map((p) => p.x);
   const [xMin, xMax] = [Math.min(...xs), Math.max(...xs)];
-  const [logMin, logMax] = [Math.log10(xMin), Math.log10(xMax)];
-  const span = logMax - logMin || 1;
-  const xAt = (x: number) => margin.left + (logMax === logMin ? plotWidth / 2 : ((Math.log10(x) - logMin) / span) * plotWidth);
+  // Half a decade of room either side of a single size, a tenth of the span otherwise: no point sits on an axis.
+  const pad = xMin === xMax ? 0.5 : (Math.log10(xMax) - Math.log10(xMin)) / 10;
+  const [logMin, logMax] = [Math.log10(xMin) - pad, Math.log10(xMax) + pad];
+  const xAt = (x: number) => margin.left + ((Math.log10(x) - logMin) / (logMax - logMin)) * plotWidth;
   const step = niceStep(Math.max(...points.map((p) => p.y)) || 1, 5);
   const yTop = Math.ceil((Math.max(...points.map((p) => p.y)) || 1) / step) * step;
   const yAt = (y: number) => margin.top + plotHeight - (y / yTop) * plotHeight;

@@ -26,8 +26,8 @@ const BENCHMARKS = ['system', 'api', 'scaling', 'isolation'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 const SIZES = {
-  full: { files: 1000, scaling: [100, 1000, 10_000], persists: 1000, isolationFiles: 1000, strictFiles: 100 },
-  quick: { files: 200, scaling: [100, 1000], persists: 200, isolationFiles: 200, strictFiles: 20 },
+  full: { files: 1000, scaling: [100, 1000, 10_000], persists: 1000 },
+  quick: { files: 200, scaling: [100, 1000], persists: 200 },
 };
 const PERSIST_CLIENTS = [1, 8, 32];
 const PARSING_PROCESSES = 2;
@@ -168,8 +168,9 @@ export async function runBenchmarks(options: RunOptions & { persists?: number; i
     report.isolation = await benchParse({
       ...PARSE_DEFAULTS,
       processes: PARSING_PROCESSES,
-      files: options.isolationFiles ?? sizes.isolationFiles,
-      strictFiles: options.strictFiles ?? sizes.strictFiles,
+      files: options.isolationFiles ?? options.files,
+      // Strict mode starts a process per file: a tenth of the files tells its rate.
+      strictFiles: options.strictFiles ?? Math.max(1, Math.round(options.files / 10)),
       progress,
     });
   }

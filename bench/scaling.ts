@@ -55,7 +55,7 @@ export function scalingChartSvg(points: ScalingPoint[], target: string): string 
   return lineChartSvg({
     title: `Cold run on ${target}: files/s as the bundle grows`,
     xLabel: 'DAG files in the bundle (log scale)',
-    yLabel: 'files/s, spawn until every DAG is listed by the API',
+    yLabel: 'files/s (spawn until the API lists every DAG)',
     series: [{ label: `${target}, one DAG per file`, color: '#2b6cb0', points: points.map((p) => ({ x: p.files, y: p.filesPerSecond })) }],
   });
 }

@@ -34,7 +34,7 @@ export function dagIdsOf(shape: Shape, i: number): string[] {
 export function describeShape(shape: Shape): string {
   return shape === 'one'
     ? `one DAG of ${TASKS_PER_DAG} tasks per file`
-    : `mix: 8 in 10 files one ${TASKS_PER_DAG}-task DAG, 1 in 10 one ${WIDE_TASKS}-task DAG, 1 in 10 ${MANY_DAGS} DAGs of ${MANY_DAGS_TASKS} tasks`;
+    : `8 in 10 files one ${TASKS_PER_DAG}-task DAG, 1 in 10 one ${WIDE_TASKS}-task DAG, 1 in 10 ${MANY_DAGS} DAGs of ${MANY_DAGS_TASKS} tasks`;
 }
 
 /** The source of file `i`; `revision` > 0 changes a one-DAG file's DAG (a new version). */

@@ -156,7 +156,9 @@ export async function benchSystem(options: SystemOptions): Promise<SystemResult>
     const cold: PhaseResult = { ms: coldMs, filesPerSecond: (options.files / coldMs) * 1000, cpu: sampler.cpuBetween(coldStarted, coldEnded) };
     progress(`${label}: cold ${seconds(coldMs)}, ${cold.filesPerSecond.toFixed(0)} files/s`);
 
-    const steady = options.steady ? await measureSteady(server, processor, bundle, sampler, options, timeoutMs) : null;
+    // A pass falls due an interval after the last one; one that never ends means the processor stopped logging passes.
+    const passTimeoutMs = Math.min(timeoutMs, 2 * options.intervalSeconds * 1000 + 3 * coldMs + 60_000);
+    const steady = options.steady ? await measureSteady(server, processor, bundle, sampler, options, passTimeoutMs) : null;
     if (steady) progress(`${label}: steady pass ${steady.pass} ${seconds(steady.ms)}, ${totalCpu(steady.cpu).toFixed(2)} CPU-s`);
 
     const changes: number[] = [];
@@ -212,7 +214,12 @@ async function measureSteady(
     await delay(Math.max(0, previous.at + settle - performance.now()));
     const snapshotAt = sampler.sample();
     const [writesBefore, viewBefore] = [await server.tableWrites(), await dagView(server)];
-    const done = await waitForLog(processor, (l) => l.msg === 'pass over all bundles done' && l.pass === pass, `the line of pass ${pass}`, timeoutMs);
+    const done = await waitForLog(
+      processor,
+      (l) => l.msg === 'pass over all bundles done' && l.pass === pass,
+      `the processor's "pass over all bundles done" line for pass ${pass} (the steady pass is timed by it)`,
+      timeoutMs,
+    );
     const startedAt = Date.parse(String(done.line.startedAt)) - performance.timeOrigin;
     if (startedAt < snapshotAt) {
       previous = done;
