@@ -4,7 +4,7 @@ import { DEFAULT_POSTGRES_URL } from './databases.ts';
 import type { Machine } from './machine.ts';
 import type { RoleSeconds } from './procfs.ts';
 import { markdownTable, num, renderSection, type Section } from './report.ts';
-import type { ScalingPoint } from './scaling.ts';
+import { SCALING_REFRESH_SECONDS, type ScalingPoint } from './scaling.ts';
 import { ROWS_WRITTEN_SETTLE_MS } from './server-process.ts';
 import { describeShape, SHAPES } from './shapes.ts';
 import { BUNDLE_REFRESH_SECONDS, totalCpu, type SystemResult } from './system.ts';
@@ -260,14 +260,14 @@ function renderScaling(scaling: NonNullable<BenchReport['scaling']>): string[] {
     '## Scaling: cold files/s against bundle size',
     '',
     `The cold run (spawn until the API lists every DAG) on ${scaling.target}, one-DAG files, a fresh server and database`,
-    'for each size (a size the system benchmark ran is taken from it). Chart:',
+    `for each size, the processor otherwise on its defaults (bundle re-listed every ${SCALING_REFRESH_SECONDS} s). Chart:`,
     `[${scaling.chart}](${scaling.chart}).`,
     '',
     `![cold files/s against bundle size](${scaling.chart})`,
     '',
     markdownTable(
       ['files', 'cold (s)', 'files/s', 'server peak (MiB)', 'processor peak (MiB)', 'one parse process, at most (MiB)'],
-      scaling.points.map((p) => [`${num(p.files)}${p.reused ? ' (system run)' : ''}`, s(p.ms), num(p.filesPerSecond, 0), mb(p.memory.server), mb(p.memory.processor), mb(p.memory.isolate)]),
+      scaling.points.map((p) => [num(p.files), s(p.ms), num(p.filesPerSecond, 0), mb(p.memory.server), mb(p.memory.processor), mb(p.memory.isolate)]),
       ['r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',

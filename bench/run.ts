@@ -20,7 +20,7 @@ import { benchParse, PARSE_DEFAULTS } from './parse.ts';
 import { renderReport, type BenchReport } from './render.ts';
 import { benchScaling, scalingChartSvg } from './scaling.ts';
 import { SHAPES, type Shape } from './shapes.ts';
-import { benchSystem } from './system.ts';
+import { benchSystem, BUNDLE_REFRESH_SECONDS } from './system.ts';
 
 const BENCHMARKS = ['system', 'api', 'scaling', 'isolation'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
@@ -147,6 +147,7 @@ export async function runBenchmarks(options: RunOptions & { persists?: number; i
             files: options.files,
             processes: PARSING_PROCESSES,
             intervalSeconds: options.intervalSeconds,
+            refreshSeconds: BUNDLE_REFRESH_SECONDS,
             parseOnly: true,
             steady: true,
             changes: options.changes ?? CHANGES,
@@ -161,7 +162,7 @@ export async function runBenchmarks(options: RunOptions & { persists?: number; i
   }
   if (options.only.includes('scaling')) {
     const target = targets[0]!;
-    const points = await benchScaling({ target, sizes: options.sizes, processes: PARSING_PROCESSES, reuse: report.system, progress });
+    const points = await benchScaling({ target, sizes: options.sizes, processes: PARSING_PROCESSES, progress });
     report.scaling = { target: target.label, points, chart: path.basename(chartPath(options.out)) };
   }
   if (options.only.includes('isolation')) {

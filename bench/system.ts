@@ -30,6 +30,8 @@ export interface SystemOptions {
    * Postgres it must exceed a pass's duration plus ROWS_WRITTEN_SETTLE_MS.
    */
   intervalSeconds: number;
+  /** How often the processor re-lists the bundle (seconds): how soon it sees a changed file. */
+  refreshSeconds: number;
   parseOnly: boolean;
   steady: boolean;
   /** One-file changes to time (0: none). */
@@ -39,7 +41,7 @@ export interface SystemOptions {
   progress?: Progress;
 }
 
-/** The bundle's listing is refreshed this often (seconds), so a changed file is seen soon. */
+/** The system runs re-list the bundle this often (seconds), so a changed file is seen soon. */
 export const BUNDLE_REFRESH_SECONDS = 1;
 const BUNDLE = 'bench';
 const POLL_MS = 50;
@@ -69,6 +71,7 @@ export interface SystemResult {
   dags: number;
   processes: number;
   intervalSeconds: number;
+  refreshSeconds: number;
   parseOnly: (PhaseResult & { memory: PeakMemory }) | null;
   cold: PhaseResult;
   steady: SteadyResult | null;
@@ -108,6 +111,7 @@ export async function benchSystem(options: SystemOptions): Promise<SystemResult>
         tokenPath: tokenPath!,
         bundles: [{ name: BUNDLE, path: bundle.root }],
         env: {
+          DAGPROC_BUNDLES: JSON.stringify([{ name: BUNDLE, kind: 'local', path: bundle.root, refreshInterval: options.refreshSeconds }]),
           DAGPROC_PARSING_PROCESSES: String(options.processes),
           DAGPROC_MIN_FILE_PROCESS_INTERVAL: String(options.intervalSeconds),
           DAGPROC_FILE_PARSE_TIMEOUT: '50',
@@ -179,6 +183,7 @@ export async function benchSystem(options: SystemOptions): Promise<SystemResult>
       dags: bundle.dags,
       processes: options.processes,
       intervalSeconds: options.intervalSeconds,
+      refreshSeconds: options.refreshSeconds,
       parseOnly,
       cold,
       steady,

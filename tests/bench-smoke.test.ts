@@ -77,10 +77,8 @@ describe('pnpm bench, at tiny sizes', () => {
   });
 
   it('scaling measures each size and draws the chart next to the report', () => {
-    expect(report.scaling!.points.map((p) => [p.files, p.reused])).toEqual([
-      [6, false],
-      [12, false],
-    ]);
+    expect(report.scaling!.points.map((p) => p.files)).toEqual([6, 12]);
+    for (const point of report.scaling!.points) expect(point.filesPerSecond).toBeGreaterThan(0);
     const svg = readFileSync(chartPath(out), 'utf8');
     expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(svg.match(/<circle /g)).toHaveLength(2);
