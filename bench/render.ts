@@ -13,6 +13,7 @@ import { BUNDLE_REFRESH_SECONDS, totalCpu, type SystemResult } from './system.ts
 export interface BenchReport {
   machine: Machine;
   postgresVersion: string | null;
+  pglite: boolean;
   quick: boolean;
   startedAt: Date;
   totalSeconds: number;
@@ -107,14 +108,14 @@ export function renderReport(report: BenchReport): string {
     '`--quick` (smaller sizes, no 10,000-file point), `--files N`, `--sizes 100,1000,10000` (the scaling points),',
     '`--shapes one,mix`, `--interval S` (the long-running processor\'s DAGPROC_MIN_FILE_PROCESS_INTERVAL),',
     `\`--no-postgres\`, \`--postgres-url URL\` (or \`TEST_DATABASE_URL\`; default \`${DEFAULT_POSTGRES_URL}\`, on which every`,
-    'server gets a fresh database, dropped after), `--only system,api,scaling,isolation`, `--out FILE`.',
+    'server gets a fresh database, dropped after), `--no-pglite`, `--only system,api,scaling,isolation`, `--out FILE`.',
     '`pnpm test` does not run it; tests/bench-smoke.test.ts runs every benchmark at tiny sizes so it cannot rot.',
     'Benchmarks are not tests: nothing here asserts a time, but each benchmark checks that what it measured',
     'happened (every DAG listed by the API, no import error, no new version for unchanged files, every persist',
     'answered as expected) and fails otherwise.',
     '',
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGib} GiB RAM; ${machine.os}; Node ${machine.node}`,
-    `- Databases: ${hasPostgres ? `${report.postgresVersion} on loopback; ` : 'Postgres not measured (--no-postgres); '}PGlite (the server's embedded database, files in a temp folder)`,
+    `- Databases: ${hasPostgres ? `${report.postgresVersion} on loopback` : 'Postgres not measured (--no-postgres)'}; ${report.pglite ? "PGlite (the server's embedded database, files in a temp folder)" : 'PGlite not measured (--no-pglite)'}`,
     `- Run: ${report.startedAt.toISOString()}${report.quick ? ', --quick sizes' : ''}, ${report.totalSeconds.toFixed(0)} s in all` +
       (report.idleBefore ? `; the machine was ${Math.round(report.idleBefore.machineBusy * 100)}% busy in the second before it began (other work depresses the figures)` : ''),
     `- Settings: DAGPROC_PARSING_PROCESSES=${report.settings.processes}, pooled parsing (the default), DAGPROC_LOG_LEVEL=info, bundle re-listed every ${BUNDLE_REFRESH_SECONDS} s, ` +

@@ -5,7 +5,7 @@
  * BENCHMARKS.md and (the scaling chart) to BENCHMARKS-scaling.svg.
  *
  *   pnpm bench [--quick] [--files N] [--sizes 100,1000,10000] [--shapes one,mix] [--interval S]
- *              [--no-postgres] [--postgres-url URL] [--only system,api,scaling,isolation] [--out FILE]
+ *              [--no-postgres | --postgres-url URL] [--no-pglite] [--only system,api,scaling,isolation] [--out FILE]
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -36,7 +36,7 @@ const DEFAULT_INTERVAL = 30;
 const CHANGES = 3;
 const USAGE =
   'usage: pnpm bench [--quick] [--files N] [--sizes 100,1000,10000] [--shapes one,mix] [--interval S] ' +
-  '[--no-postgres] [--postgres-url URL] [--only system,api,scaling,isolation] [--out FILE]';
+  '[--no-postgres | --postgres-url URL] [--no-pglite] [--only system,api,scaling,isolation] [--out FILE]';
 
 export interface RunOptions {
   quick: boolean;
@@ -46,6 +46,7 @@ export interface RunOptions {
   shapes: Shape[];
   intervalSeconds: number;
   postgresUrl: string | null;
+  pglite: boolean;
   out: string;
 }
 
@@ -77,6 +78,7 @@ export function parseOptions(argv: string[]): RunOptions {
         interval: { type: 'string' },
         'no-postgres': { type: 'boolean', default: false },
         'postgres-url': { type: 'string' },
+        'no-pglite': { type: 'boolean', default: false },
         only: { type: 'string' },
         out: { type: 'string' },
       },
@@ -88,6 +90,7 @@ export function parseOptions(argv: string[]): RunOptions {
   }
   const sizes = values.quick ? SIZES.quick : SIZES.full;
   if (values['no-postgres'] && values['postgres-url']) throw new UsageError('--no-postgres and --postgres-url contradict each other');
+  if (values['no-postgres'] && values['no-pglite']) throw new UsageError('--no-postgres and --no-pglite leave no database to run on');
   const postgresUrl = values['no-postgres'] ? null : (values['postgres-url'] ?? process.env.TEST_DATABASE_URL ?? DEFAULT_POSTGRES_URL);
   if (postgresUrl !== null && !/^postgres(ql)?:\/\//.test(postgresUrl)) {
     throw new UsageError(`--postgres-url / TEST_DATABASE_URL: expected a postgres:// URL, got ${redactUrl(postgresUrl)}`);
@@ -101,6 +104,7 @@ export function parseOptions(argv: string[]): RunOptions {
     shapes: listOf('--shapes', values.shapes, SHAPES) ?? [...SHAPES],
     intervalSeconds: values.interval === undefined ? DEFAULT_INTERVAL : wholeNumber('--interval', values.interval, 1, 3600),
     postgresUrl,
+    pglite: !values['no-pglite'],
     out: path.resolve(values.out ?? path.join(repoRoot, 'BENCHMARKS.md')),
   };
 }
@@ -122,11 +126,12 @@ export async function runBenchmarks(options: RunOptions & { persists?: number; i
     targets.push(postgresTarget(options.postgresUrl));
     progress(`${postgresVersion} at ${redactUrl(options.postgresUrl)}: one fresh database per server process, dropped after`);
   }
-  targets.push(PGLITE);
+  if (options.pglite) targets.push(PGLITE);
 
   const report: BenchReport = {
     machine,
     postgresVersion,
+    pglite: options.pglite,
     quick: options.quick,
     startedAt: new Date(),
     totalSeconds: 0,

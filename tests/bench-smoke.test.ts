@@ -11,8 +11,9 @@ import { dagIdsOf, shapedSource } from '../bench/shapes.ts';
  * `pnpm bench` is not part of `pnpm test`; this runs all of it once at tiny sizes so it cannot
  * rot. Each benchmark checks by itself that what it measured happened (every DAG listed by the
  * API, no new version for unchanged files, every persist answered as expected) and throws
- * otherwise; here each must also have measured something. Postgres joins when
- * TEST_DATABASE_URL is set (slower: its row counters need 10 s to settle around the steady pass).
+ * otherwise; here each must also have measured something. As every database test, it runs on
+ * PGlite, or on Postgres instead when TEST_DATABASE_URL is set (slower: the row counters need
+ * 10 s to settle on either side of the steady pass).
  */
 const postgresUrl = process.env.TEST_DATABASE_URL ?? null;
 const dir = mkdtempSync(join(tmpdir(), 'dagproc-bench-smoke-'));
@@ -23,7 +24,7 @@ let markdown: string;
 beforeAll(async () => {
   report = await runBenchmarks(
     {
-      ...parseOptions(['--out', out, ...(postgresUrl ? ['--postgres-url', postgresUrl] : ['--no-postgres'])]),
+      ...parseOptions(['--out', out, ...(postgresUrl ? ['--postgres-url', postgresUrl, '--no-pglite'] : ['--no-postgres'])]),
       files: 12,
       sizes: [6, 12],
       // The mix covers every kind of file; scaling runs the one-DAG shape.
@@ -42,7 +43,7 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const targets = postgresUrl ? ['Postgres', 'PGlite'] : ['PGlite'];
+const targets = postgresUrl ? ['Postgres'] : ['PGlite'];
 
 describe('pnpm bench, at tiny sizes', () => {
   it('the system benchmark measures parse-only, cold, a steady pass, a changed file and peak memory on each database', () => {
@@ -111,6 +112,7 @@ describe('pnpm bench options', () => {
     expect(() => parseOptions(['--only', 'system,nope'])).toThrow('--only: expected a comma-separated list of system, api, scaling, isolation, got "system,nope"');
     expect(() => parseOptions(['--sizes', '10,x'])).toThrow('--sizes: expected a whole number from 1 to 1000000, got "x"');
     expect(() => parseOptions(['--no-postgres', '--postgres-url', 'postgres://x'])).toThrow('contradict');
+    expect(() => parseOptions(['--no-postgres', '--no-pglite'])).toThrow('leave no database');
   });
 
   it('the generated mix is deterministic and holds every kind of file', () => {
