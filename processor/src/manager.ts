@@ -204,9 +204,10 @@ export class DagFileProcessorManager {
     let passes = files.length === 0 ? 0 : Infinity;
     for (const f of files) passes = Math.min(passes, this.queue.fileStat(f.bundleName, f.relativeFileloc)?.runCount ?? 0);
     if (passes > this.passesLogged && this.parsing.size === 0 && this.results.size === 0) {
+      const first = this.passesLogged === 0;
       this.passesLogged = passes;
       const fields = { files: files.length, importErrors: this.failingFiles.size };
-      if (passes === 1) {
+      if (first) {
         this.logger.info('first pass over all bundles done', { ...fields, seconds: Math.round((Date.now() - this.startedAt) / 100) / 10 });
       } else {
         // From the pass's first parse: pass 1 counts from start-up, later ones exclude the wait for files to fall due.
