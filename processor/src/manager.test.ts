@@ -61,12 +61,13 @@ describe('manager: the normal run', () => {
   });
 
   it('logs each pass over all files once its results are handed over, with when the pass began', async () => {
-    const { m } = manager(config({ numRuns: 2 }));
+    const { m } = manager(config({ numRuns: 2, minFileProcessInterval: 1 }));
     await m.run();
     const pass = logs.find((l) => l.msg === 'pass over all bundles done');
     expect(pass).toMatchObject({ pass: 2, files: 3, importErrors: 0, seconds: expect.any(Number) });
     expect(Date.parse(pass!.startedAt)).toBeLessThanOrEqual(Date.parse(pass!.time));
     expect(fake.persisted.length).toBe(6);
+    expect(logs.filter((l) => l.msg === 'first pass over all bundles done')).toHaveLength(1);
   });
 
   it('puts claimed priority parse requests first and passes their ids to the persist', async () => {
