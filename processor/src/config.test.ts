@@ -154,6 +154,7 @@ describe('bad values', () => {
     ['DAGPROC_ISOLATE_MEMORY_LIMIT_MB', '16', /^DAGPROC_ISOLATE_MEMORY_LIMIT_MB: must be at least 64/],
     ['DAGPROC_PROCESSOR_GROUP', 'a group', /^DAGPROC_PROCESSOR_GROUP: a group is letters, digits/],
     ['DAGPROC_LOG_LEVEL', 'loud', /^DAGPROC_LOG_LEVEL: must be one of debug, info, warn, error \(got "loud"\)$/],
+    ['DAGPROC_DRY_RUN', 'maybe', /^DAGPROC_DRY_RUN: must be true or false \(got "maybe"\)$/],
   ];
   it.each(cases)('%s=%j stops with one line naming it', (name, value, expected) => {
     env[name] = value;
@@ -307,7 +308,11 @@ describe('flags', () => {
     expect(load(['--num-runs=1']).numRuns).toBe(1);
   });
 
-  it('--dry-run switches persistence off and combines with the other flags', () => {
+  it('--dry-run (or DAGPROC_DRY_RUN=true) switches persistence off and combines with the other flags', () => {
+    expect(load([]).dryRun).toBe(false);
+    env.DAGPROC_DRY_RUN = 'true';
+    expect(load([]).dryRun).toBe(true);
+    env.DAGPROC_DRY_RUN = 'false';
     expect(load([]).dryRun).toBe(false);
     const config = load(['--dry-run', '--num-runs', '1', '--bundle-name', 'a']);
     expect(config).toMatchObject({ dryRun: true, numRuns: 1, bundleNameFilter: ['a'] });

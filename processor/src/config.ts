@@ -28,6 +28,7 @@ import type { LogLevel } from '@dagproc/shared/log';
  *                                                     bundles these are; a processor only
  *                                                     deactivates bundles of its own group
  *   DAGPROC_LOG_LEVEL                info            debug | info | warn | error
+ *   DAGPROC_DRY_RUN                  false           as --dry-run: parse, write nothing
  */
 
 export const FILE_SORT_MODES = ['modified_time', 'alphabetical', 'random_seeded_by_host'] as const;
@@ -123,6 +124,19 @@ const oneOf = <T extends string>(values: readonly [T, ...T[]], defaultValue: T) 
       return z.NEVER;
     });
 
+const yesNo = (defaultValue: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw?.trim().toLowerCase();
+      if (value === undefined || value === '') return defaultValue;
+      if (['true', '1', 'yes'].includes(value)) return true;
+      if (['false', '0', 'no'].includes(value)) return false;
+      ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+      return z.NEVER;
+    });
+
 const TOKEN_PATH_REQUIRED =
   'required — the path of the token file that `pnpm dagproc provision-token --out FILE` writes';
 
@@ -151,6 +165,7 @@ const processorEnv = z.object({
     .default('default')
     .pipe(reconcileBundlesInput.shape.group),
   DAGPROC_LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+  DAGPROC_DRY_RUN: yesNo(false),
 });
 
 /**
@@ -196,7 +211,7 @@ export function loadProcessorConfig(
     bundles,
     bundleNameFilter: flags.bundleNames,
     numRuns: flags.numRuns,
-    dryRun: flags.dryRun,
+    dryRun: flags.dryRun || parsed.DAGPROC_DRY_RUN,
     parsingProcesses: parsed.DAGPROC_PARSING_PROCESSES,
     minFileProcessInterval: parsed.DAGPROC_MIN_FILE_PROCESS_INTERVAL,
     fileParseTimeout: parsed.DAGPROC_FILE_PARSE_TIMEOUT,
