@@ -210,7 +210,8 @@ export class DagFileProcessorManager {
       if (first) {
         this.logger.info('first pass over all bundles done', { ...fields, seconds: Math.round((Date.now() - this.startedAt) / 100) / 10 });
       } else {
-        // From the pass's first parse: pass 1 counts from start-up, later ones exclude the wait for files to fall due.
+        // From the pass's first parse, so the wait for files to fall due is left out (a file parsed
+        // early, on a change or a request, starts the pass early). Pass 1 counts from start-up.
         const startedAt = this.passStartedAt ?? Date.now();
         this.logger.info('pass over all bundles done', {
           pass: passes,
