@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { allProcesses, TICKS_PER_SECOND } from './procfs.ts';
 
 /**
  * Where the CPU went during a measurement, from Linux's /proc (elsewhere nothing is reported):
@@ -7,9 +8,6 @@ import { readdirSync, readFileSync } from 'node:fs';
  * and the rest. On a shared machine that rest is other people's work, and it depresses the
  * figures, so every row says how much there was.
  */
-
-/** USER_HZ: /proc reports CPU time in these ticks on every Linux. */
-const TICKS_PER_SECOND = 100;
 
 export interface CpuSnapshot {
   wallMs: number;
@@ -28,29 +26,24 @@ export interface CpuUse {
   other: number;
 }
 
-interface ProcStat {
-  ppid: number;
-  comm: string;
-  /** utime + stime + cutime + cstime: reaped children's time lands in their parent's. */
-  ticks: number;
-}
-
 /** null where /proc is not there to read. */
 export function cpuSnapshot(): CpuSnapshot | null {
   const machine = machineTicks();
   if (!machine) return null;
-  const procs = processes();
+  const procs = allProcesses();
+  // Each process's own time plus its reaped children's, which land in their parent's cutime.
+  const ticks = (pid: number) => (procs.get(pid)?.selfTicks ?? 0) + (procs.get(pid)?.childTicks ?? 0);
   const children = new Map<number, number[]>();
   for (const [pid, stat] of procs) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), pid]);
   let benchTicks = 0;
   const pending = [process.pid];
   while (pending.length > 0) {
     const pid = pending.pop()!;
-    benchTicks += procs.get(pid)?.ticks ?? 0;
+    benchTicks += ticks(pid);
     pending.push(...(children.get(pid) ?? []));
   }
   let postgresTicks = 0;
-  for (const stat of procs.values()) if (stat.comm === 'postgres') postgresTicks += stat.ticks;
+  for (const stat of procs.values()) if (stat.comm === 'postgres') postgresTicks += stat.selfTicks + stat.childTicks;
   return { wallMs: performance.now(), machine, benchTicks, postgresTicks };
 }
 
@@ -87,27 +80,4 @@ function machineTicks(): { busy: number; total: number } | null {
   } catch {
     return null;
   }
-}
-
-function processes(): Map<number, ProcStat> {
-  const procs = new Map<number, ProcStat>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
-    const close = stat.lastIndexOf(')');
-    const fields = stat.slice(close + 2).split(' ');
-    // fields[0] is field 3 (state): ppid is field 4; utime, stime, cutime, cstime are fields 14 to 17.
-    procs.set(Number(entry), {
-      ppid: Number(fields[1]),
-      comm: stat.slice(stat.indexOf('(') + 1, close),
-      ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
-    });
-  }
-  return procs;
 }

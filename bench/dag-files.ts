@@ -17,7 +17,8 @@ export const benchFileloc = (i: number): string => `dags/dag_${String(i).padStar
 const owner = (i: number) => `team_${i % 7}`;
 const retries = (i: number) => i % 3;
 
-export function benchDagSource(i: number): string {
+/** `revision` > 0 adds a tag, so the DAG's serialized form (and hash) changes: a new version. */
+export function benchDagSource(i: number, revision = 0): string {
   const tasks = Array.from({ length: TASKS_PER_DAG }, (_, t) =>
     t === 0 ? `  task({ taskId: 'task_0', retries: 1 }),` : `  task({ taskId: 'task_${t}', upstream: ['task_${t - 1}'] }),`,
   );
@@ -32,7 +33,7 @@ export function benchDagSource(i: number): string {
     `  dagId: '${benchDagId(i)}',`,
     "  schedule: '@daily',",
     "  startDate: '2026-01-01',",
-    `  tags: ['bench', settings.owner],`,
+    `  tags: ['bench', settings.owner${revision > 0 ? `, 'rev_${revision}'` : ''}],`,
     '  defaultArgs: { retries: settings.retries, owner: settings.owner },',
     '  tasks,',
     '});',

@@ -1,9 +1,8 @@
 import { openDatabase } from '../server/src/db/client.ts';
-import { startTestServer, type TestServer } from '../server/src/testing/server.ts';
 import { rows } from '../server/src/testing/sql.ts';
 import { BenchError } from './measure.ts';
 
-/** The two metadata databases the server runs on, and a real server on a fresh one of them. */
+/** The two metadata databases the server runs on. */
 
 export type DatabaseTarget = { kind: 'pglite'; label: 'PGlite' } | { kind: 'postgres'; label: 'Postgres'; url: string };
 
@@ -49,32 +48,4 @@ function rootMessage(error: unknown): string {
   let inner = error;
   while (inner instanceof Error && inner.cause !== undefined) inner = inner.cause;
   return inner instanceof Error ? inner.message : String(inner);
-}
-
-/**
- * Runs `work` against the project's test server (server/src/testing/server.ts) on a fresh
- * database: in-memory PGlite, or a database created on the Postgres server and dropped after.
- * That helper chooses by TEST_DATABASE_URL, so it is set for the server's lifetime.
- */
-export async function withBenchServer<T>(target: DatabaseTarget, work: (server: TestServer) => Promise<T>): Promise<T> {
-  const saved = process.env.TEST_DATABASE_URL;
-  if (target.kind === 'postgres') process.env.TEST_DATABASE_URL = target.url;
-  else delete process.env.TEST_DATABASE_URL;
-  try {
-    const server = await startTestServer();
-    try {
-      return await work(server);
-    } finally {
-      await server.close();
-    }
-  } finally {
-    if (saved === undefined) delete process.env.TEST_DATABASE_URL;
-    else process.env.TEST_DATABASE_URL = saved;
-  }
-}
-
-/** A count(*) for the benchmarks' checks of what landed in the database. */
-export async function countRows(server: TestServer, query: string, params: unknown[] = []): Promise<number> {
-  const [row] = await rows<{ n: number | string }>(server.testDb.database.db, `select count(*)::int as n from (${query}) q`, params);
-  return Number(row!.n);
 }

@@ -77,3 +77,12 @@ export function renderSection(section: Section): string {
   }
   return lines.join('\n');
 }
+
+/** A Markdown table; cells are escaped, numbers formatted by the caller. */
+export function markdownTable(headers: string[], rows: string[][], align: ('l' | 'r')[] = []): string {
+  const rule = headers.map((_, i) => (align[i] === 'r' ? '---:' : '---'));
+  return [headers, rule, ...rows].map((cells, i) => `| ${(i === 1 ? cells : cells.map(escape)).join(' | ')} |`).join('\n');
+}
+
+export const num = (value: number | null | undefined, digits = 0): string =>
+  value === null || value === undefined || !Number.isFinite(value) ? 'n/a' : fixed(value, digits);

@@ -49,6 +49,7 @@ describe('defaults', () => {
       ],
       bundleNameFilter: null,
       numRuns: null,
+      dryRun: false,
       parsingProcesses: 2,
       minFileProcessInterval: 30,
       fileParseTimeout: 50,
@@ -193,6 +194,7 @@ describe('bad values', () => {
     ['DAGPROC_PROCESSOR_HEALTH_PORT', 'http', /^DAGPROC_PROCESSOR_HEALTH_PORT: must be a port number/],
     ['DAGPROC_HEALTH_CHECK_THRESHOLD', '0', /^DAGPROC_HEALTH_CHECK_THRESHOLD: must be from 1 to 86400 seconds/],
     ['DAGPROC_PRINT_STATS_INTERVAL', 'often', /^DAGPROC_PRINT_STATS_INTERVAL: must be a number of seconds/],
+    ["DAGPROC_DRY_RUN", "maybe", /^DAGPROC_DRY_RUN: must be one of true, false \(got "maybe"\)$/],
   ];
   it.each(cases)('%s=%j stops with one line naming it', (name, value, expected) => {
     env[name] = value;
@@ -378,6 +380,16 @@ describe('flags', () => {
     expect(load(['--num-runs=1']).numRuns).toBe(1);
   });
 
+  it('--dry-run (or DAGPROC_DRY_RUN=true) switches persistence off and combines with the other flags', () => {
+    expect(load([]).dryRun).toBe(false);
+    env.DAGPROC_DRY_RUN = 'true';
+    expect(load([]).dryRun).toBe(true);
+    env.DAGPROC_DRY_RUN = 'false';
+    expect(load([]).dryRun).toBe(false);
+    const config = load(['--dry-run', '--num-runs', '1', '--bundle-name', 'a']);
+    expect(config).toMatchObject({ dryRun: true, numRuns: 1, bundleNameFilter: ['a'] });
+  });
+
   it('--bundle-name keeps only the named bundles, in configuration order, and remembers the filter', () => {
     const config = load(['--bundle-name', 'c', '--bundle-name=a', '--bundle-name', 'c']);
     expect(config.bundles.map((b) => b.name)).toEqual(['a', 'c']);
@@ -397,8 +409,9 @@ describe('flags', () => {
     [['--num-runs', '--bundle-name', 'a'], '--num-runs: needs a value'],
     [['--bundle-name', 'zzz'], '--bundle-name: "zzz" is not a configured bundle (configured: a, b, c)'],
     [['--bundle-name', 'a', '--bundle-name', 'b c'], '--bundle-name: a bundle name is 1-200 characters of letters, digits, ".", "_" or "-", starting with a letter or digit (got "b c")'],
-    [['--verbose'], '--verbose: unknown argument (the processor takes --num-runs N and --bundle-name NAME)'],
-    [['dags'], 'dags: unknown argument (the processor takes --num-runs N and --bundle-name NAME)'],
+    [['--verbose'], '--verbose: unknown argument (the processor takes --num-runs N, --bundle-name NAME and --dry-run)'],
+    [['dags'], 'dags: unknown argument (the processor takes --num-runs N, --bundle-name NAME and --dry-run)'],
+    [['--dry-run=yes'], '--dry-run: takes no value (got "--dry-run=yes")'],
   ];
   it.each(bad)('%j stops with one line naming the flag', (argv, expected) => {
     expect(configError(() => load(argv))).toBe(expected);

@@ -46,6 +46,7 @@ import { unsafeGrantPath } from './isolate/flags.ts';
  *   DAGPROC_PROCESSOR_HEALTH_PORT    unset (off)     port of the local /health and /metrics
  *   DAGPROC_PROCESSOR_HEALTH_HOST    127.0.0.1       address that port binds to
  *   DAGPROC_PRINT_STATS_INTERVAL     30 (s)          the file-processing stats line; 0: off
+ *   DAGPROC_DRY_RUN                  false           as --dry-run: parse, write nothing
  */
 
 export const FILE_SORT_MODES = ['modified_time', 'alphabetical', 'random_seeded_by_host'] as const;
@@ -107,6 +108,12 @@ export interface ProcessorConfig {
   bundleNameFilter: string[] | null;
   /** --num-runs: parse each file this many times, then exit 0; null to run until stopped. */
   numRuns: number | null;
+  /**
+   * --dry-run: parse every file as usual (isolation included) but write nothing through the API:
+   * no Job, no bundle reconcile or sync, no claims, no stale sweep, no persisted results. A
+   * diagnostic mode (does the bundle parse, how fast), and the parse-only row of `pnpm bench`.
+   */
+  dryRun: boolean;
   parsingProcesses: number;
   /** Seconds; all durations below are whole seconds. */
   minFileProcessInterval: number;
@@ -220,6 +227,7 @@ const processorEnv = z.object({
   DAGPROC_PROCESSOR_HEALTH_HOST: z.string().default('127.0.0.1'),
   DAGPROC_HEALTH_CHECK_THRESHOLD: boundedSeconds(30, 1, DAY),
   DAGPROC_PRINT_STATS_INTERVAL: boundedSeconds(30, 0, DAY),
+  DAGPROC_DRY_RUN: trueOrFalse(false),
 });
 
 /**
@@ -266,6 +274,7 @@ export function loadProcessorConfig(
     bundles,
     bundleNameFilter: flags.bundleNames,
     numRuns: flags.numRuns,
+    dryRun: flags.dryRun || parsed.DAGPROC_DRY_RUN,
     parsingProcesses: parsed.DAGPROC_PARSING_PROCESSES,
     minFileProcessInterval: parsed.DAGPROC_MIN_FILE_PROCESS_INTERVAL,
     fileParseTimeout: parsed.DAGPROC_FILE_PARSE_TIMEOUT,
@@ -303,18 +312,25 @@ function defaultBundle(configuredPath: string, refreshInterval: number): LocalBu
 interface Flags {
   numRuns: number | null;
   bundleNames: string[] | null;
+  dryRun: boolean;
 }
 
-const FLAGS = ['--num-runs', '--bundle-name'] as const;
+const FLAGS = ['--num-runs', '--bundle-name', '--dry-run'] as const;
+const USAGE = 'the processor takes --num-runs N, --bundle-name NAME and --dry-run';
 
 function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = { numRuns: null, bundleNames: null };
+  const flags: Flags = { numRuns: null, bundleNames: null, dryRun: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf('=');
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
     if (!(FLAGS as readonly string[]).includes(flag)) {
-      throw new ConfigError(`${arg}: unknown argument (the processor takes --num-runs N and --bundle-name NAME)`);
+      throw new ConfigError(`${arg}: unknown argument (${USAGE})`);
+    }
+    if (flag === '--dry-run') {
+      if (flag !== arg) throw new ConfigError(`--dry-run: takes no value (got ${JSON.stringify(arg)})`);
+      flags.dryRun = true;
+      continue;
     }
     let value: string | undefined;
     if (flag !== arg) value = arg.slice(eq + 1);

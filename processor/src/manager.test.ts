@@ -48,6 +48,28 @@ describe('manager: the normal run', () => {
     expect(pool.closed).toBe(true);
   });
 
+  it('--dry-run parses every file but writes nothing through the API: no Job, no bundle sync, no sweep, no persist', async () => {
+    const { m, pool } = manager(config({ dryRun: true }));
+    await m.run();
+    expect(pool.parsed.sort()).toEqual(['a.ts', 'b.ts', 'c.mjs']);
+    expect(fake.calls).toEqual([]);
+    expect(fake.persisted).toEqual([]);
+    expect(fake.registered).toEqual([]);
+    expect(fake.completed).toEqual([]);
+    expect(logs.find((l) => l.msg === 'processor started')).toMatchObject({ dryRun: true, jobId: null });
+    expect(logs.find((l) => l.msg === 'first pass over all bundles done')).toMatchObject({ files: 3 });
+  });
+
+  it('logs each pass over all files once its results are handed over, with when the pass began', async () => {
+    const { m } = manager(config({ numRuns: 2, minFileProcessInterval: 1 }));
+    await m.run();
+    const pass = logs.find((l) => l.msg === 'pass over all bundles done');
+    expect(pass).toMatchObject({ pass: 2, files: 3, importErrors: 0, seconds: expect.any(Number) });
+    expect(Date.parse(pass!.startedAt)).toBeLessThanOrEqual(Date.parse(pass!.time));
+    expect(fake.persisted.length).toBe(6);
+    expect(logs.filter((l) => l.msg === 'first pass over all bundles done')).toHaveLength(1);
+  });
+
   it('puts claimed priority parse requests first and passes their ids to the persist', async () => {
     fake.parseRequests = [{ id: 7, bundleName: 'dags-folder', relativeFileloc: 'c.mjs', createdAt: new Date().toISOString() }];
     const { m, pool } = manager(config({ parsingProcesses: 1 }));

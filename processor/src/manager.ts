@@ -72,7 +72,9 @@ export class DagFileProcessorManager {
   /** Files whose latest parse failed, for the progress line. */
   private readonly failingFiles = new Set<string>();
   private readonly startedAt = Date.now();
-  private firstPassLogged = false;
+  /** Passes over every file logged so far, and when the current one began (its first parse). */
+  private passesLogged = 0;
+  private passStartedAt: number | null = null;
 
   constructor(
     private readonly config: ProcessorConfig,
@@ -129,6 +131,7 @@ export class DagFileProcessorManager {
       jobId: this.jobId,
       bundles: [...this.views.keys()],
       parsingProcesses: this.config.parsingProcesses,
+      ...(this.config.dryRun ? { dryRun: true } : {}),
     });
     this.observer.loopStarted(this.jobId);
     while (!this.stopping) {
@@ -154,6 +157,8 @@ export class DagFileProcessorManager {
   }
 
   private async register(): Promise<void> {
+    // --dry-run writes nothing: no bundle rows, no Job (so no heartbeats and no claims either).
+    if (this.config.dryRun) return;
     // With --bundle-name this processor sees only part of its group's configuration.
     const partial = this.config.bundleNameFilter !== null;
     await this.client.api.bundles.reconcile.mutate({
@@ -207,7 +212,7 @@ export class DagFileProcessorManager {
           );
         }
       }
-      if (Date.now() - this.lastClaim >= CLAIM_INTERVAL_MS) {
+      if (!this.config.dryRun && Date.now() - this.lastClaim >= CLAIM_INTERVAL_MS) {
         this.lastClaim = Date.now();
         await this.step('claiming priority parse requests', () => this.claimParseRequests());
         await this.step('claiming callbacks', () => this.claimCallbacks());
@@ -228,18 +233,32 @@ export class DagFileProcessorManager {
   }
 
   /**
-   * Long work shows progress: one line when every file has been parsed once; after that the
-   * observer's stats line (DAGPROC_PRINT_STATS_INTERVAL) says how parsing goes.
+   * Long work shows progress: one line each time every file has been parsed once more (or
+   * skipped as unchanged) and its result handed over; the observer's stats line
+   * (DAGPROC_PRINT_STATS_INTERVAL) says how parsing goes in between.
    */
   private logProgress(): void {
     const files = this.allFiles();
-    if (!this.firstPassLogged && files.length > 0 && files.every((f) => this.queue.fileStat(f.bundleName, f.relativeFileloc)?.runCount)) {
-      this.firstPassLogged = true;
-      this.logger.info('first pass over all bundles done', {
-        files: files.length,
-        importErrors: this.failingFiles.size,
-        seconds: Math.round((Date.now() - this.startedAt) / 100) / 10,
-      });
+    let passes = files.length === 0 ? 0 : Infinity;
+    for (const f of files) passes = Math.min(passes, this.queue.fileStat(f.bundleName, f.relativeFileloc)?.runCount ?? 0);
+    if (passes > this.passesLogged && this.parsing.size === 0 && this.results.size === 0) {
+      const first = this.passesLogged === 0;
+      this.passesLogged = passes;
+      const fields = { files: files.length, importErrors: this.failingFiles.size };
+      if (first) {
+        this.logger.info('first pass over all bundles done', { ...fields, seconds: Math.round((Date.now() - this.startedAt) / 100) / 10 });
+      } else {
+        // From the pass's first parse, so the wait for files to fall due is left out (a file parsed
+        // early, on a change or a request, starts the pass early). Pass 1 counts from start-up.
+        const startedAt = this.passStartedAt ?? Date.now();
+        this.logger.info('pass over all bundles done', {
+          pass: passes,
+          ...fields,
+          startedAt: new Date(startedAt).toISOString(),
+          seconds: Math.round((Date.now() - startedAt) / 100) / 10,
+        });
+      }
+      this.passStartedAt = null;
     }
   }
 
@@ -273,6 +292,11 @@ export class DagFileProcessorManager {
   }
 
   private async heartbeat(force: boolean): Promise<void> {
+    if (this.jobId === null) {
+      // --dry-run has no Job: after an outage (a per-file token it could not get), readiness stands in for the heartbeat.
+      if (force && (await this.client.isReady())) this.health.succeeded();
+      return;
+    }
     if (!force && Date.now() - this.lastHeartbeat < this.config.heartbeatInterval * 1000) return;
     const { state } = await this.client.api.jobs.heartbeat.mutate({ jobId: this.jobId! });
     this.health.succeeded();
@@ -310,6 +334,7 @@ export class DagFileProcessorManager {
     this.watchers.get(view.bundle.name)?.watch(view.bundle.root);
     const present = new Set(names.map((n) => `${view.bundle.name}/${n}`));
     for (const key of this.failingFiles) if (key.startsWith(`${view.bundle.name}/`) && !present.has(key)) this.failingFiles.delete(key);
+    if (this.config.dryRun) return;
     if (priorityRequestIds.length) await this.completeParseRequests(priorityRequestIds);
     await this.client.api.bundles.sync.mutate({
       name: view.bundle.name,
@@ -379,6 +404,7 @@ export class DagFileProcessorManager {
     while (!this.stopping && !this.health.down && this.parsing.size < this.config.parsingProcesses) {
       const entry = this.queue.next(Date.now());
       if (!entry) return;
+      this.passStartedAt ??= Date.now();
       const task: Promise<void> = this.parseOne(entry)
         .catch((error: unknown) => {
           this.logger.error('parsing a file failed unexpectedly', { relativeFileloc: entry.relativeFileloc, error });
@@ -523,6 +549,7 @@ export class DagFileProcessorManager {
       importError: outcome.importError !== null,
       durationMs: outcome.durationMs,
     });
+    if (this.config.dryRun) return;
     const input: PersistFileInput = {
       bundleName: entry.bundleName,
       bundleVersion,

@@ -45,6 +45,7 @@ export function managerConfig(fixture: ManagerFixture, apiUrl: string, overrides
     bundles: [bundle],
     bundleNameFilter: null,
     numRuns: 1,
+    dryRun: false,
     parsingProcesses: 2,
     minFileProcessInterval: 0,
     fileParseTimeout: 5,
