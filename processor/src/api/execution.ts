@@ -1,4 +1,4 @@
-import { connectionResponse, type ConnectionResponse } from '@dagproc/shared/schemas/execution';
+import { EXECUTION_NOT_FOUND, connectionResponse, type ConnectionResponse } from '@dagproc/shared/schemas/execution';
 
 /** The Execution API answered with an error that is not an outage or a refused token (400, 403, 500). */
 export class ExecutionApiError extends Error {
@@ -24,7 +24,7 @@ export function executionClient(apiUrl: string, fetchWithToken: typeof fetch) {
         headers: { accept: 'application/json' },
       });
       const text = await response.text();
-      if (response.status === 404) return null;
+      if (response.status === 404 && notFoundReason(text) === EXECUTION_NOT_FOUND) return null;
       if (!response.ok) {
         let detail = text.slice(0, 300);
         try {
@@ -42,3 +42,11 @@ export function executionClient(apiUrl: string, fetchWithToken: typeof fetch) {
 }
 
 export type ExecutionClient = ReturnType<typeof executionClient>;
+
+function notFoundReason(text: string): unknown {
+  try {
+    return (JSON.parse(text) as { reason?: unknown } | null)?.reason;
+  } catch {
+    return undefined;
+  }
+}

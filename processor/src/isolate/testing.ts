@@ -72,12 +72,13 @@ export async function startExecutionApi(
       const key = decodeURIComponent(variable[1]!);
       if (key === 'broken') return send(500, { detail: 'database on fire' });
       if (key in variables) return send(200, { key, value: variables[key] });
-      return send(404, { detail: `Variable ${key} not found` });
+      if (key === 'unmounted') return send(404, { detail: 'Not Found' }); // as a server without the Execution API
+      return send(404, { detail: `Variable ${key} not found`, reason: 'not_found' });
     }
     if (connection) {
       const connId = decodeURIComponent(connection[1]!);
       if (connId in connections) return send(200, connections[connId]);
-      return send(404, { detail: `Connection ${connId} not found` });
+      return send(404, { detail: `Connection ${connId} not found`, reason: 'not_found' });
     }
     send(404, { detail: 'no such route' });
   });

@@ -32,6 +32,7 @@ beforeAll(async () => {
     'dags/missing.ts': sdkDag('missing', '[]', "await Variable.get('missing');"),
     'dags/broken.ts': sdkDag('broken', '[]', "await Variable.get('broken');"),
     'dags/missing-conn.ts': sdkDag('missing_conn', '[]', "await Connection.get('nope');"),
+    'dags/unmounted.ts': sdkDag('unmounted', '[v]', "const v = await Variable.get('unmounted', { default: 'silently' });"),
   });
   pool = new IsolatePool(testPoolOptions({ apiUrl: `${api.url}/` }));
   await pool.start();
@@ -96,6 +97,11 @@ describe('Variable and Connection reads while parsing', () => {
   it('makes an unknown connection an import error', async () => {
     const { importError } = await pool.parse(task('dags/missing-conn.ts'));
     expect(importError!.stacktrace).toMatch(/^ConnectionNotFoundError: Connection 'nope' is not defined/);
+  });
+
+  it("does not take a server's 404 for a missing key unless the Execution API says so (no silent default)", async () => {
+    const { importError } = await pool.parse(task('dags/unmounted.ts'));
+    expect(importError!.stacktrace).toMatch(/^Error: Variable 'unmounted': the API at http:\/\/127\.0\.0\.1:\d+ answered 404 without knowing of the key: does it serve the Execution API/);
   });
 
   it('names the status when the API fails, with the line that read the variable', async () => {

@@ -31,8 +31,8 @@ describe('execution API', () => {
     expect(ok.body).toEqual({
       connId: 'warehouse', connType: 'postgres', host: 'db.internal', port: 5432, login: 'etl', password: 's3cret', schema: null, extra: { sslmode: 'require' },
     });
-    expect(await get('/connections/nope', token)).toEqual({ status: 404, body: { detail: "connection 'nope' not found" } });
-    expect(await get('/variables/nope', token)).toEqual({ status: 404, body: { detail: "variable 'nope' not found" } });
+    expect(await get('/connections/nope', token)).toEqual({ status: 404, body: { detail: "connection 'nope' not found", reason: 'not_found' } });
+    expect(await get('/variables/nope', token)).toEqual({ status: 404, body: { detail: "variable 'nope' not found", reason: 'not_found' } });
   });
 
   it('a malformed key is a 400, not a lookup', async () => {

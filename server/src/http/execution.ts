@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { AUDIENCE, SUBJECT, connId as connIdSchema, variableKey } from '@dagproc/shared';
+import { EXECUTION_NOT_FOUND } from '@dagproc/shared/schemas/execution';
 import { policyOf } from '../db/queries/access-policy.ts';
 import { getConnection, getVariable, recordAudit } from '../db/queries/execution.ts';
 import type { ServerDeps } from '../deps.ts';
@@ -26,7 +27,7 @@ export function executionApp(deps: ServerDeps): Hono<BearerEnv> {
     if (refused) return refused;
     const value = await getVariable(deps.database.db, deps.secrets, key.data);
     await audit(deps, c.get('claims'), 'variable', key.data, value === undefined ? 'not_found' : 'read');
-    if (value === undefined) return c.json({ detail: `variable '${key.data}' not found` }, 404);
+    if (value === undefined) return c.json({ detail: `variable '${key.data}' not found`, reason: EXECUTION_NOT_FOUND }, 404);
     return c.json({ key: key.data, value });
   });
 
@@ -37,7 +38,7 @@ export function executionApp(deps: ServerDeps): Hono<BearerEnv> {
     if (refused) return refused;
     const conn = await getConnection(deps.database.db, deps.secrets, id.data);
     await audit(deps, c.get('claims'), 'connection', id.data, conn ? 'read' : 'not_found');
-    if (!conn) return c.json({ detail: `connection '${id.data}' not found` }, 404);
+    if (!conn) return c.json({ detail: `connection '${id.data}' not found`, reason: EXECUTION_NOT_FOUND }, 404);
     return c.json(conn);
   });
 

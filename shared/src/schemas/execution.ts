@@ -19,3 +19,10 @@ export type ConnectionResponse = z.infer<typeof connectionResponse>;
 
 export const variableKey = z.string().min(1).max(250).regex(/^[A-Za-z0-9_.-]+$/, 'a variable key is letters, digits, ".", "_" or "-"');
 export const connId = variableKey;
+
+/**
+ * `reason` of the Execution API's 404 for an unknown key. It tells "no such Variable" (the SDK's
+ * default applies) from a 404 of a server with no Execution API mounted (an error, never a
+ * silent default).
+ */
+export const EXECUTION_NOT_FOUND = 'not_found';

@@ -16,7 +16,10 @@ export async function readExecutionApi(apiUrl: string, token: string, kind: Read
   const { status, body } = await get(url, token).catch((error: NodeJS.ErrnoException) => {
     throw new Error(`${what}: could not reach the API at ${url.origin} (${error.code ?? error.message})`);
   });
-  if (status === 404) return undefined;
+  if (status === 404) {
+    if (isNotFoundAnswer(body)) return undefined;
+    throw new Error(`${what}: the API at ${url.origin} answered 404 without knowing of the key: does it serve the Execution API (DAGPROC_API_APPS must include execution)?`);
+  }
   if (status < 200 || status > 299) {
     const detail = body.trim().slice(0, 300);
     throw new Error(`${what}: the API answered ${status}${detail ? `: ${detail}` : ''}`);
@@ -70,4 +73,13 @@ async function get(url: URL, token: string): Promise<{ status: number; body: str
     );
     request.on('error', reject);
   });
+}
+
+/** The Execution API's own "no such key" (its body's `reason`, EXECUTION_NOT_FOUND in shared/schemas/execution.ts). */
+function isNotFoundAnswer(body: string): boolean {
+  try {
+    return (JSON.parse(body) as { reason?: unknown } | null)?.reason === 'not_found';
+  } catch {
+    return false;
+  }
 }
