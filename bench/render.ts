@@ -69,7 +69,12 @@ export function targetsOf(report: BenchReport): Target[] {
   });
   targets.push({
     goal: 'steady state, 1,000 unchanged files: < 0.5 CPU-seconds per cycle',
-    ...(steady ? { reached: `${num(totalCpu(steady.cpu), 2)} CPU-s, all processes (pass ${steady.pass}, ${s(steady.ms)} s)`, met: sized(totalCpu(steady.cpu) < 0.5) } : notMeasured('no Postgres steady pass')),
+    ...(steady
+      ? {
+          reached: `${num(totalCpu(steady.cycleCpu), 2)} CPU-s, all processes, over the whole ${s(steady.cycleMs)} s cycle (pass ${steady.pass} itself: ${num(totalCpu(steady.cpu), 2)} CPU-s in ${s(steady.ms)} s)`,
+          met: sized(totalCpu(steady.cycleCpu) < 0.5),
+        }
+      : notMeasured('no Postgres steady pass')),
   });
   const worstChange = main && main.changes.length ? Math.max(...main.changes) : null;
   targets.push({
@@ -155,8 +160,10 @@ function renderSystem(report: BenchReport): string[] {
     'Phases, in order, on one server: **parse-only** is the processor with `--dry-run --num-runs 1` (every file parsed',
     'in the same isolated processes, nothing written through the API), from spawn to its first-pass log line;',
     '**cold** is a long-running processor from spawn until `/api/v2/dags` lists every DAG of the bundle (polled every',
-    `50 ms); **steady** is that processor's next pass over the unchanged files, from the pass's first parse to every`,
-    'result handed to the API (its `pass over all bundles done` line); **change** rewrites one file with a new',
+    `50 ms); **re-parse** is that processor's next pass over the unchanged files, from the pass's first parse to every`,
+    'result handed to the API (its `pass over all bundles done` line): every file parsed again, since a file is',
+    'static only once two parses agree, and its unchanged result sent (what every pass costs with incremental',
+    'parsing off); **steady** (incremental) is the pass after it, where static files are skipped; **change** rewrites one file with a new',
     'revision of its DAG and times the write until `/api/v2/dags/{id}` shows the next version.',
     '',
     'CPU seconds come from /proc (utime + stime): the server process; the processor process; its parse processes',
@@ -191,16 +198,19 @@ function renderSystem(report: BenchReport): string[] {
     'time moved by the pass and how many new versions appeared (the benchmark fails unless that is 0).',
     '',
     markdownTable(
-      ['run', 'pass', 'wall (s)', 'CPU-s', 'rows written: parse results', 'rows written: bookkeeping', 'DAGs re-stamped (API)'],
+      ['run', 'pass', 'wall (s)', 'CPU-s', 'whole cycle: s, CPU-s', 'rows written: parse results', 'rows written: bookkeeping', 'DAGs re-stamped (API)'],
       rows
-        .filter((r) => r.steady)
-        .map((r) => {
-          const steady = r.steady!;
+        .flatMap((r) => [
+          ...(r.reparse ? [{ r, steady: r.reparse, what: 're-parse' }] : []),
+          ...(r.steady ? [{ r, steady: r.steady, what: 'incremental' }] : []),
+        ])
+        .map(({ r, steady, what }) => {
           return [
-            label(r),
+            `${label(r)}, ${what}`,
             String(steady.pass),
             s(steady.ms),
             cpuCell(steady.cpu, r.target === 'Postgres'),
+            `${s(steady.cycleMs)} s, ${num(totalCpu(steady.cycleCpu), 2)}`,
             steady.rows
               ? `${steady.rows.parseResults}${steady.rows.parseResults ? ` (${[...steady.rows.byTable].filter(([t]) => t !== 'job' && t !== 'dag_bundle').map(([t, n]) => `${t} ${n}`).join(', ')})` : ''}`
               : 'n/a (PGlite)',
@@ -208,7 +218,7 @@ function renderSystem(report: BenchReport): string[] {
             `${num(steady.dagsRestamped)} of ${num(r.dags)}`,
           ];
         }),
-      ['l', 'r', 'r', 'l', 'l', 'l', 'r'],
+      ['l', 'r', 'r', 'l', 'r', 'l', 'l', 'r'],
     ),
     '',
     '### One changed file',

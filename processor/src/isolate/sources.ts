@@ -34,14 +34,8 @@ export class ModuleLoadError extends Error {
   }
 }
 
-interface CacheEntry {
-  dev: number;
-  ino: number;
-  mtimeMs: number;
-  size: number;
-  contentHash: string;
-  /** When the bytes were read (epoch ms). */
-  readAt: number;
+/** A compiled module, keyed by the same file identity incremental parsing watches. */
+interface CacheEntry extends Pick<LoadedModule, 'dev' | 'ino' | 'mtimeMs' | 'size' | 'contentHash' | 'readAt'> {
   code: string;
   mapJson: string;
   map: SourceMap | null;
