@@ -80,7 +80,7 @@ export function targetsOf(report: BenchReport): Target[] {
   targets.push({
     goal: 'one changed file among 1,000: new version visible within 2 s of the write',
     ...(worstChange !== null
-      ? { reached: `${s(worstChange)} s at worst, ${s(median(main!.changes))} s median of ${main!.changes.length} (bundle re-listed every ${BUNDLE_REFRESH_SECONDS} s)`, met: sized(worstChange <= 2000) }
+      ? { reached: `${s(worstChange)} s at worst, ${s(median(main!.changes))} s median of ${main!.changes.length} (file watcher on, bundle re-listed every ${BUNDLE_REFRESH_SECONDS} s)`, met: sized(worstChange <= 2000) }
       : notMeasured('no Postgres system run')),
   });
   const at8 = report.api.filter((r) => r.target === 'Postgres' && r.clients === 8);
@@ -123,7 +123,7 @@ export function renderReport(report: BenchReport): string {
     `- Databases: ${hasPostgres ? `${report.postgresVersion} on loopback` : 'Postgres not measured (--no-postgres)'}; ${report.pglite ? "PGlite (the server's embedded database, files in a temp folder)" : 'PGlite not measured (--no-pglite)'}`,
     `- Run: ${report.startedAt.toISOString()}${report.quick ? ', --quick sizes' : ''}, ${report.totalSeconds.toFixed(0)} s in all` +
       (report.idleBefore ? `; the machine was ${Math.round(report.idleBefore.machineBusy * 100)}% busy in the second before it began (other work depresses the figures)` : ''),
-    `- Settings: DAGPROC_PARSING_PROCESSES=${report.settings.processes}, pooled parsing (the default), DAGPROC_LOG_LEVEL=info, bundle re-listed every ${BUNDLE_REFRESH_SECONDS} s, ` +
+    `- Settings: DAGPROC_PARSING_PROCESSES=${report.settings.processes}, pooled parsing (the default), DAGPROC_LOG_LEVEL=info, file watcher on (the default), bundle re-listed every ${BUNDLE_REFRESH_SECONDS} s (the default), ` +
       `DAGPROC_MIN_FILE_PROCESS_INTERVAL=${report.settings.intervalSeconds} s for the long-running processor, file sort mode modified_time (a changed mtime queues the file at once); ` +
       'an untimed run over 20 files warms caches (tsx, the page cache) before the first timed one',
     '',
@@ -223,8 +223,9 @@ function renderSystem(report: BenchReport): string[] {
     '',
     '### One changed file',
     '',
-    `The processor re-lists the bundle every ${BUNDLE_REFRESH_SECONDS} s; in modified_time sort mode a file whose mtime changed is`,
-    'queued at once, ahead of the interval. Each trial edits a different one-DAG file.',
+    `The processor's file watcher (DAGPROC_FILE_WATCH, on by default) queues a written file at once, ahead of its interval;`,
+    `the bundle is also re-listed every ${BUNDLE_REFRESH_SECONDS} s as the safety net (in modified_time sort mode a file whose mtime changed is`,
+    'queued then too). Each trial edits a different one-DAG file.',
     '',
     markdownTable(
       ['run', 'trials', 'write → new version in the API (s)', 'median (s)'],

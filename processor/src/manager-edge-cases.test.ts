@@ -140,3 +140,38 @@ describe('loop pacing while parsing', () => {
     expect(claims).toBeLessThanOrEqual(Math.ceil(seconds) * 5 + 5);
   });
 });
+
+describe('back-pressure', () => {
+  it('stops starting parses while the API holds back results, and resumes when it stores them', async () => {
+    for (let i = 0; i < 150; i++) writeFileSync(join(dir, `f${i}.ts`), `// ${i}\n`);
+    let release!: () => void;
+    const stored = new Promise<void>((r) => (release = r));
+    server.use(
+      http.post(`${fake.url}/dag-processing/trpc/parsing.persist`, async () => {
+        await stored;
+        return undefined; // on to the fake API's own handler
+      }),
+    );
+    const { m, pool } = manager(config({ persistBatchSize: 1 }));
+    const running = m.run();
+    // With one file per request, at most 64 results wait unsent; the parses in flight finish too.
+    await until(() => pool.parsed.length >= 64, 'parses up to the limit');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pool.parsed.length).toBeLessThanOrEqual(64 + config().parsingProcesses);
+    release();
+    await running;
+    expect(fake.persisted.length).toBeGreaterThanOrEqual(150);
+  });
+});
+
+describe('bundle refresh bookkeeping', () => {
+  it("an unchanged bundle re-listed on every loop records its refresh once, not every time", async () => {
+    const { m } = manager(config({ numRuns: null }));
+    const running = m.run();
+    // The bundle is re-listed on every loop turn (interval 0); claims go once a second.
+    await until(() => fake.calls.filter((c) => c === 'claims.parseRequests').length >= 3, 'a few seconds of loop turns');
+    m.stop();
+    await running;
+    expect(fake.syncs.filter((s) => s.name === 'dags-folder' && s.error === undefined)).toHaveLength(1);
+  });
+});

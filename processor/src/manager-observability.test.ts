@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { http, passthrough } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -122,7 +124,9 @@ describe('processor metrics', () => {
   it('count a failed bundle refresh', async () => {
     const m = start(config({ numRuns: null }));
     await until(() => fake.persisted.length >= 3, 'the first pass');
-    fake.overrides.set('bundles.sync', () => new Response(JSON.stringify({ error: { message: 'no', code: -32600, data: { code: 'BAD_REQUEST', httpStatus: 400 } } }), { status: 400, headers: { 'content-type': 'application/json' } }));
+    // A new file changes the bundle's file list, so the refresh sweeps; the API refuses the sweep.
+    writeFileSync(join(fx.dir, 'new.ts'), '// new\n');
+    fake.overrides.set('dags.sweepStale', () => new Response(JSON.stringify({ error: { message: 'no', code: -32600, data: { code: 'BAD_REQUEST', httpStatus: 400 } } }), { status: 400, headers: { 'content-type': 'application/json' } }));
     const failedRefreshes = (metrics: Awaited<ReturnType<typeof scrape>>) =>
       metrics.value('dagproc_processor_bundle_refreshes_total', { bundle: 'dags-folder', outcome: 'failed' }) ?? 0;
     await eventually(() => scrape(m), (metrics) => failedRefreshes(metrics) > 0, 'a failed refresh to be counted');

@@ -22,6 +22,9 @@ const CLAIM_INTERVAL_MS = 1_000;
 /** Stops the current loop iteration: the API is down, and the rest of the work waits. */
 class Paused extends Error {}
 
+/** An unchanged bundle's `last_refreshed` is recorded at most this often. */
+const SYNC_UNCHANGED_EVERY_MS = 60_000;
+
 interface BundleView {
   bundle: DagBundle;
   files: BundleFile[];
@@ -32,6 +35,9 @@ interface BundleView {
   sweptAt: number;
   /** The file list the last successful sweep saw. */
   sweptFiles: string;
+  /** When bundles.sync last recorded a good refresh, and the version it recorded. */
+  syncedAt: number;
+  syncedVersion: string | null;
 }
 
 export interface ManagerStats {
@@ -72,6 +78,8 @@ export class DagFileProcessorManager {
   /** Files whose latest parse failed, for the progress line. */
   private readonly failingFiles = new Set<string>();
   private readonly startedAt = Date.now();
+  /** Results parsed but not yet stored, past which no new parse starts. */
+  private readonly maxUnsentResults: number;
   /** Passes over every file logged so far, and when the current one began (its first parse). */
   private passesLogged = 0;
   private passStartedAt: number | null = null;
@@ -98,6 +106,7 @@ export class DagFileProcessorManager {
       hostname: this.hostname,
       ...(config.numRuns !== null ? { numRuns: config.numRuns } : {}),
     });
+    this.maxUnsentResults = Math.max(64, config.persistBatchSize * 8);
     this.incremental = new IncrementalParsing({
       enabled: config.incrementalParsing,
       staticReparseIntervalMs: config.staticReparseInterval * 1000,
@@ -109,7 +118,7 @@ export class DagFileProcessorManager {
         this.incremental.noteStored(input.bundleName, input.relativeFileloc, result === null ? 'dropped' : result.rejected.length > 0 ? 'conflict' : 'stored'),
     });
     for (const bundle of bundles) {
-      const view: BundleView = { bundle, files: [], version: null, refreshedAt: 0, failedAt: 0, sweptAt: 0, sweptFiles: '' };
+      const view: BundleView = { bundle, files: [], version: null, refreshedAt: 0, failedAt: 0, sweptAt: 0, sweptFiles: '', syncedAt: 0, syncedVersion: null };
       this.views.set(bundle.name, view);
       if (config.fileWatch && bundle.kind === 'local') {
         this.watchers.set(bundle.name, new BundleWatcher({ bundleName: bundle.name, logger, onBatch: (batch) => this.onFilesChanged(view, batch) }));
@@ -323,6 +332,7 @@ export class DagFileProcessorManager {
       await this.client.api.bundles.sync.mutate({ name: view.bundle.name, error: reason.slice(0, 4000) });
       throw error;
     }
+    const recovered = view.failedAt !== 0;
     view.failedAt = 0;
     view.files = files;
     view.version = version;
@@ -336,11 +346,17 @@ export class DagFileProcessorManager {
     for (const key of this.failingFiles) if (key.startsWith(`${view.bundle.name}/`) && !present.has(key)) this.failingFiles.delete(key);
     if (this.config.dryRun) return;
     if (priorityRequestIds.length) await this.completeParseRequests(priorityRequestIds);
-    await this.client.api.bundles.sync.mutate({
-      name: view.bundle.name,
-      version,
-      lastRefreshed: new Date(view.refreshedAt).toISOString(),
-    });
+    // A new version, a recovery (it clears the bundle's error) or a minute gone: an unchanged
+    // bundle re-listed every few seconds need not rewrite its row each time.
+    if (recovered || version !== view.syncedVersion || view.refreshedAt - view.syncedAt >= SYNC_UNCHANGED_EVERY_MS) {
+      await this.client.api.bundles.sync.mutate({
+        name: view.bundle.name,
+        version,
+        lastRefreshed: new Date(view.refreshedAt).toISOString(),
+      });
+      view.syncedAt = view.refreshedAt;
+      view.syncedVersion = version;
+    }
     const fingerprint = names.join('\n');
     if (fingerprint !== view.sweptFiles || Date.now() - view.sweptAt > 60_000) {
       await this.sweep(view, names);
@@ -401,7 +417,14 @@ export class DagFileProcessorManager {
   }
 
   private startParses(): void {
-    while (!this.stopping && !this.health.down && this.parsing.size < this.config.parsingProcesses) {
+    while (
+      !this.stopping &&
+      !this.health.down &&
+      this.parsing.size < this.config.parsingProcesses &&
+      // Back-pressure: when the API stores results slower than files parse (a slow database, a
+      // first pass over a big bundle), parsing waits rather than piling results up in memory.
+      this.results.size < this.maxUnsentResults
+    ) {
       const entry = this.queue.next(Date.now());
       if (!entry) return;
       this.passStartedAt ??= Date.now();

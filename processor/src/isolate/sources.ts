@@ -51,7 +51,12 @@ export class ModuleSources {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<CacheEntry>>();
 
-  constructor(private readonly maxEntries = 10_000) {}
+  /**
+   * Least recently used entries go past this many. Helpers imported by many files stay hot; a
+   * DAG file's own transform mostly serves its next parse, which incremental parsing makes rare
+   * for unchanged files, so a cache the size of a 10,000-file bundle would only hold memory.
+   */
+  constructor(private readonly maxEntries = 2_000) {}
 
   async loadRoot(bundleRoot: string, relativeFileloc: string): Promise<CompiledModule> {
     const fail = (why: string) => new ModuleLoadError(`Error: cannot load ${relativeFileloc}: ${why}\n    at ${relativeFileloc}`);
