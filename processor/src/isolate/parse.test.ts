@@ -351,6 +351,33 @@ describe('pooled processes', () => {
     }
   });
 
+  it('ends a process left idle, and starts another when work comes', async () => {
+    const single = new IsolatePool(testPoolOptions({ size: 1, idleRetireMs: 300 }));
+    await single.start();
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      const first = await single.parse(taskFor(bundle, 'dags/pid.ts'));
+      const again = await single.parse(taskFor(bundle, 'dags/pid.ts'));
+      expect(again.dags[0]!.tags).toEqual(first.dags[0]!.tags); // busy: kept
+      const pid = Number(first.dags[0]!.tags[0]);
+      const deadline = Date.now() + 10_000;
+      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(alive(pid)).toBe(false);
+      const later = await single.parse(taskFor(bundle, 'dags/pid.ts'));
+      expect(later.importError).toBeNull();
+      expect(later.dags[0]!.tags).not.toEqual(first.dags[0]!.tags);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('runs at most `size` jobs at once and starts waiting jobs in FIFO order', async () => {
     const outcomes = await Promise.all([0, 1, 2, 3, 4].map((i) => parse(`dags/sleep${i}.ts`)));
     const spans = outcomes.map((o) => {

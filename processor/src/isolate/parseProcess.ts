@@ -42,6 +42,8 @@ export interface ParseProcessOptions {
   logger: Logger;
   /** Called whenever the process becomes idle, dirty or gone, so the pool can hand out work. */
   onChange: () => void;
+  /** Ended after this long (ms) idle; null keeps it. */
+  idleRetireMs: number | null;
 }
 
 interface RunningJob {
@@ -55,6 +57,7 @@ export class ParseProcess {
   /** `held`: its job is done, and the pool has yet to decide whether it takes another. */
   state: 'starting' | 'idle' | 'busy' | 'held' | 'gone' = 'starting';
   jobsRun = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
   /** True from the moment the pool picks this process for a job until it releases it. */
   assigned = false;
   /** Set when the process should take no further job (something a finished file left fired). */
@@ -112,6 +115,7 @@ export class ParseProcess {
 
   run(host: JobHost, message: JobMessage, timeoutMs: number): Promise<JobEnd> {
     if (this.state !== 'idle') return Promise.reject(new ProcessStartError('the parse process ended before its job began'));
+    this.stopIdleClock();
     this.state = 'busy';
     this.stderrTail = '';
     return new Promise<JobEnd>((resolve) => {
@@ -135,7 +139,31 @@ export class ParseProcess {
     if (this.state !== 'held') return;
     this.state = 'idle';
     this.assigned = false;
+    this.startIdleClock();
     this.options.onChange();
+  }
+
+  /**
+   * A process with nothing to do is ended after a while: once incremental parsing skips the
+   * unchanged files, parse processes sit idle for minutes, holding their memory (150 MB or so
+   * each) and spending CPU on garbage collection of the contexts they ran.
+   */
+  private startIdleClock(): void {
+    const ms = this.options.idleRetireMs;
+    if (ms === null) return;
+    this.stopIdleClock();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (!this.available) return;
+      this.logger.debug('parse process retired after being idle', { pid: this.child.pid, idleMs: ms });
+      this.kill({ cause: 'retired' });
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  private stopIdleClock(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   /** Free for a job: started, not running one, not promised to one. */
@@ -178,6 +206,7 @@ export class ParseProcess {
       case 'ready':
         if (this.state === 'starting') {
           this.state = 'idle';
+          this.startIdleClock();
           this.logger.debug('parse process ready', { pid: this.child.pid, startupMs: Math.round(performance.now() - this.spawnedAt) });
           this.settleReady();
         }
@@ -217,6 +246,7 @@ export class ParseProcess {
 
   private onGone(code: number | null, signal: NodeJS.Signals | null, error?: Error): void {
     if (this.state === 'gone') return;
+    this.stopIdleClock();
     const wasStarting = this.state === 'starting';
     this.state = 'gone';
     const death: Death = this.killedFor ?? {

@@ -35,6 +35,7 @@ const optionsSchema = z.object({
   memoryLimitMb: z.number().int().min(16),
   apiUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
   sdkEntry: z.string().refine(path.isAbsolute, 'must be an absolute path').optional(),
+  idleRetireMs: z.number().int().positive().optional(),
 });
 
 const parseTaskSchema = z.object({
@@ -84,6 +85,9 @@ interface Finished {
   durationMs: number;
 }
 
+/** A pooled parse process idle this long is ended (started again when work comes). */
+export const IDLE_RETIRE_MS = 15_000;
+
 /**
  * Runs DAG files and DAG callbacks in parse processes: at most `size` at once, the rest waiting
  * in FIFO order. A process serves one bundle (it may read only that one); in pooled mode it
@@ -113,7 +117,7 @@ export class IsolatePool {
       const issue = parsed.error.issues[0]!;
       throw new TypeError(`IsolatePoolOptions.${issue.path.join('.')}: ${issue.message}`);
     }
-    this.options = { ...parsed.data, sdkEntry: parsed.data.sdkEntry ?? DEFAULT_SDK_ENTRY };
+    this.options = { ...parsed.data, sdkEntry: parsed.data.sdkEntry ?? DEFAULT_SDK_ENTRY, idleRetireMs: parsed.data.idleRetireMs ?? IDLE_RETIRE_MS };
     this.logger = (options.logger ?? silentLogger).child({ part: 'isolate' });
   }
 
@@ -282,6 +286,7 @@ export class IsolatePool {
         hardRssLimitMb: this.options.memoryLimitMb * 2 + 256,
         logger: this.logger.child({ bundleName: task.bundleName }),
         onChange: () => this.onProcessChange(proc),
+        idleRetireMs: this.options.mode === 'pooled' ? this.options.idleRetireMs : null,
       });
       proc.assigned = true;
       this.processes.add(proc);

@@ -17,6 +17,11 @@ export interface IsolatePoolOptions {
   logger?: Logger;
   /** The SDK entry bundled into each process; the shared SDK unless a test or bench says otherwise. */
   sdkEntry?: string;
+  /**
+   * Pooled mode: a process idle this long (ms) is ended; one is started again when work comes.
+   * Default IDLE_RETIRE_MS.
+   */
+  idleRetireMs?: number;
 }
 
 export interface ParseTask {
