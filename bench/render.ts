@@ -163,7 +163,7 @@ function renderSystem(report: BenchReport): string[] {
     `50 ms); **re-parse** is that processor's next pass over the unchanged files, from the pass's first parse to every`,
     'result handed to the API (its `pass over all bundles done` line): every file parsed again, since a file is',
     'static only once two parses agree, and its unchanged result sent (what every pass costs with incremental',
-    'parsing off); **steady** (incremental) is the second pass after it, the first whose cycle begins after a pass that also skipped the static files (the first skipping cycle still holds the re-parse's aftermath: idle parse processes collecting garbage, then ended); **change** rewrites one file with a new',
+    'parsing off); **steady** (incremental) is the second pass after it, the first whose cycle begins after a pass that also skipped the static files (the first skipping cycle still holds the aftermath of the re-parse: idle parse processes collecting garbage, then ended); **change** rewrites one file with a new',
     'revision of its DAG and times the write until `/api/v2/dags/{id}` shows the next version.',
     '',
     'CPU seconds come from /proc (utime + stime): the server process; the processor process; its parse processes',
