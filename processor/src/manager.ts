@@ -22,6 +22,9 @@ const CLAIM_INTERVAL_MS = 1_000;
 /** Stops the current loop iteration: the API is down, and the rest of the work waits. */
 class Paused extends Error {}
 
+/** A bundle could not be refreshed (its folder, its fetch): not an API failure. */
+class BundleRefreshFailed extends Error {}
+
 /** An unchanged bundle's `last_refreshed` is recorded at most this often. */
 const SYNC_UNCHANGED_EVERY_MS = 60_000;
 
@@ -38,6 +41,10 @@ interface BundleView {
   /** When bundles.sync last recorded a good refresh, and the version it recorded. */
   syncedAt: number;
   syncedVersion: string | null;
+  /** The bundle's row holds a refresh error this processor reported; the next good refresh clears it. */
+  errorOnRow: boolean;
+  /** The file watcher saw files come or go: list the bundle at the next loop turn. */
+  relistRequested: boolean;
 }
 
 export interface ManagerStats {
@@ -118,7 +125,7 @@ export class DagFileProcessorManager {
         this.incremental.noteStored(input.bundleName, input.relativeFileloc, result === null ? 'dropped' : result.rejected.length > 0 ? 'conflict' : 'stored'),
     });
     for (const bundle of bundles) {
-      const view: BundleView = { bundle, files: [], version: null, refreshedAt: 0, failedAt: 0, sweptAt: 0, sweptFiles: '', syncedAt: 0, syncedVersion: null };
+      const view: BundleView = { bundle, files: [], version: null, refreshedAt: 0, failedAt: 0, sweptAt: 0, sweptFiles: '', syncedAt: 0, syncedVersion: null, errorOnRow: false, relistRequested: false };
       this.views.set(bundle.name, view);
       if (config.fileWatch && bundle.kind === 'local') {
         this.watchers.set(bundle.name, new BundleWatcher({ bundleName: bundle.name, logger, onBatch: (batch) => this.onFilesChanged(view, batch) }));
@@ -209,16 +216,8 @@ export class DagFileProcessorManager {
       this.results.flush();
       await this.step('acknowledging callbacks', () => this.ackPendingCallbacks());
       for (const view of this.views.values()) {
-        if (Date.now() - Math.max(view.refreshedAt, view.failedAt) >= view.bundle.refreshIntervalSeconds * 1000) {
-          await this.step(`refreshing bundle ${view.bundle.name}`, () =>
-            this.refreshBundle(view).then(
-              () => this.observer.bundleRefreshed(view.bundle.name, true),
-              (error: unknown) => {
-                this.observer.bundleRefreshed(view.bundle.name, false);
-                throw error;
-              },
-            ),
-          );
+        if (view.relistRequested || Date.now() - Math.max(view.refreshedAt, view.failedAt) >= view.bundle.refreshIntervalSeconds * 1000) {
+          await this.step(`refreshing bundle ${view.bundle.name}`, () => this.refreshBundle(view));
         }
       }
       if (!this.config.dryRun && Date.now() - this.lastClaim >= CLAIM_INTERVAL_MS) {
@@ -294,6 +293,10 @@ export class DagFileProcessorManager {
       await work();
       this.once.clear(what);
     } catch (error) {
+      if (error instanceof BundleRefreshFailed) {
+        this.once.warn(what, `${what} failed; skipped this cycle`, { error: error.message });
+        return;
+      }
       const kind = this.health.failed(error, what);
       if (kind !== 'rejected') throw new Paused();
       this.once.warn(what, `${what} failed; skipped this cycle`, { error: describeApiError(error) });
@@ -320,6 +323,8 @@ export class DagFileProcessorManager {
   private async refreshBundle(view: BundleView): Promise<void> {
     let version: string | null;
     let files: BundleFile[];
+    // Cleared before listing: a watcher event during the listing asks for another one.
+    view.relistRequested = false;
     try {
       ({ version } = await view.bundle.refresh());
       files = await view.bundle.listFiles();
@@ -328,11 +333,15 @@ export class DagFileProcessorManager {
       // The bundle's own failure (a fetch, a missing folder): reported on its row, retried at
       // the next refresh; its last good files go on being parsed meanwhile.
       view.failedAt = Date.now();
+      this.observer.bundleRefreshed(view.bundle.name, false);
       const reason = error instanceof Error ? error.message : String(error);
-      await this.client.api.bundles.sync.mutate({ name: view.bundle.name, error: reason.slice(0, 4000) });
-      throw error;
+      if (!this.config.dryRun) {
+        await this.client.api.bundles.sync.mutate({ name: view.bundle.name, error: reason.slice(0, 4000) });
+        view.errorOnRow = true;
+      }
+      throw new BundleRefreshFailed(reason);
     }
-    const recovered = view.failedAt !== 0;
+    this.observer.bundleRefreshed(view.bundle.name, true);
     view.failedAt = 0;
     view.files = files;
     view.version = version;
@@ -348,7 +357,7 @@ export class DagFileProcessorManager {
     if (priorityRequestIds.length) await this.completeParseRequests(priorityRequestIds);
     // A new version, a recovery (it clears the bundle's error) or a minute gone: an unchanged
     // bundle re-listed every few seconds need not rewrite its row each time.
-    if (recovered || version !== view.syncedVersion || view.refreshedAt - view.syncedAt >= SYNC_UNCHANGED_EVERY_MS) {
+    if (view.errorOnRow || version !== view.syncedVersion || view.refreshedAt - view.syncedAt >= SYNC_UNCHANGED_EVERY_MS) {
       await this.client.api.bundles.sync.mutate({
         name: view.bundle.name,
         version,
@@ -356,6 +365,7 @@ export class DagFileProcessorManager {
       });
       view.syncedAt = view.refreshedAt;
       view.syncedVersion = version;
+      view.errorOnRow = false;
     }
     const fingerprint = names.join('\n');
     if (fingerprint !== view.sweptFiles || Date.now() - view.sweptAt > 60_000) {
@@ -448,7 +458,7 @@ export class DagFileProcessorManager {
    * is queued now, whatever its interval; a file added or removed makes the bundle listed again.
    */
   private onFilesChanged(view: BundleView, batch: WatchBatch): void {
-    if (batch.relist) view.refreshedAt = 0;
+    if (batch.relist) view.relistRequested = true;
     this.incremental.invalidate(batch.paths);
     const changed = filesAffected(batch, view.bundle.root, view.files, (p) =>
       this.incremental.dependents(p).filter((d) => d.bundleName === view.bundle.name),
