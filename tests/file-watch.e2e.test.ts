@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '@dagproc/server/testing/server';
-import { rows } from '@dagproc/server/testing/sql';
 import { TempBundle, dagFile } from './helpers/bundle.ts';
+import { dagQueries } from './helpers/dags.ts';
 import { until } from './helpers/poll.ts';
 import { startProcessor, writeToken, type ProcessorHandle } from './helpers/processor.ts';
 
@@ -12,10 +12,7 @@ import { startProcessor, writeToken, type ProcessorHandle } from './helpers/proc
 let ts: TestServer;
 let bundle: TempBundle;
 let processor: ProcessorHandle;
-const db = () => ts.testDb.database.db;
-const dagRow = async (dagId: string) => (await rows(db(), 'select * from dag where dag_id = $1', [dagId]))[0];
-const versions = async (dagId: string) =>
-  (await rows(db(), 'select version_number from dag_version where dag_id = $1 order by 1', [dagId])).map((r) => Number(r.version_number));
+const { dagRow, versions } = dagQueries(() => ts);
 
 beforeAll(async () => {
   ts = await startTestServer();
